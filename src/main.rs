@@ -1,1 +1,68 @@
-fn main() {}
+//! `authtrail`: the operator's command line.
+
+#![recursion_limit = "256"]
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "authtrail", version, about = "Cognito sign-in audit trail, SQL over it, and adaptive blocking")]
+struct Cli {
+    /// Configuration file (default: $AUTHTRAIL_CONFIG, else ./authtrail.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send built-in, real-shaped sign-ins through both triggers into the local stream.
+    Demo(cmd::demo::Args),
+    /// Run a trigger handler on one raw Cognito event and print the emitted event.
+    Invoke(cmd::invoke::Args),
+    /// The signed sign-in context an app backend passes as ClientMetadata.
+    #[command(subcommand)]
+    Context(cmd::context::Command),
+    /// GeoIP databases: install DB-IP Lite City, look up an address.
+    #[command(subcommand)]
+    Geoip(cmd::geoip::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo feeds a malformed event on purpose; its log line would only confuse.
+    let default_filter = if matches!(cli.command, Command::Demo(_)) { "off" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => cmd::demo::run(cli.config.as_deref(), args).await,
+            Command::Invoke(args) => cmd::invoke::run(cli.config.as_deref(), args).await,
+            Command::Context(c) => cmd::context::run(c),
+            Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,10 @@
+//! authtrail's Lambda functions as library code: the Cognito trigger
+//! handlers (generic over sink and clock, so Lambda, the CLI and tests run the
+//! same code), their wiring from configuration, and the Lambda entry points.
 
+pub mod cognito;
+pub mod handler;
+pub mod lambda;
+pub mod setup;
+
+pub use handler::{DENIAL_MESSAGE, Handler, Outcome, Settings, Trigger};

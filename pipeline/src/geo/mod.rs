@@ -7,7 +7,7 @@
 //! from the map.
 
 mod city;
-// pub mod mmdb_writer;
+pub mod mmdb_writer;
 mod network;
 
 use std::net::IpAddr;

@@ -1,0 +1,261 @@
+//! The PreAuthentication and PostAuthentication handlers.
+//!
+//! One code path for Lambda, the CLI and tests: parse the raw trigger event,
+//! verify the app's context, enrich, build the [`Event`], emit it, write one
+//! EMF metrics line, and answer Cognito. The handler is generic over the
+//! event sink and the clock; a risk source joins them with the risk engine.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use pipeline::clock::Clock;
+use pipeline::config::FailMode;
+use pipeline::context::{ContextVerifier, StringMap, Verified};
+use pipeline::device::parse_user_agent;
+use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
+use pipeline::geo::Enricher;
+use pipeline::stream::{Delivered, EventSink, Record, spill_line};
+use pipeline::telemetry::{Metric, MetricsOut, emf_line};
+use serde_json::value::RawValue;
+
+use crate::cognito::TriggerEvent;
+
+/// Which Cognito trigger a handler serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    PreAuth,
+    PostAuth,
+}
+
+impl Trigger {
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Trigger::PreAuth => "pre-auth",
+            Trigger::PostAuth => "post-auth",
+        }
+    }
+
+    fn event_type(self) -> EventType {
+        match self {
+            Trigger::PreAuth => EventType::Attempt,
+            Trigger::PostAuth => EventType::Success,
+        }
+    }
+
+    fn expected_source_prefix(self) -> &'static str {
+        match self {
+            Trigger::PreAuth => "PreAuthentication_",
+            Trigger::PostAuth => "PostAuthentication_",
+        }
+    }
+}
+
+/// The message Cognito shows the user when authtrail denies. Deliberately
+/// generic: the reasons go to the stream, never to a possible attacker.
+pub const DENIAL_MESSAGE: &str = "Sign-in could not be completed.";
+
+/// Why a trigger event could not be turned into an audit event at all.
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedEvent {
+    #[error("trigger event is not a JSON object: {0}")]
+    NotAnObject(String),
+    #[error("trigger event has no usable {0}")]
+    MissingField(&'static str),
+}
+
+/// What the handler did with one invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    pub event: Event,
+    /// Where the event landed, or why it did not (then it was spilled).
+    pub delivery: Result<Delivered, String>,
+    /// Whether the sign-in must be denied (fail-closed emission; later, risk).
+    pub deny: bool,
+}
+
+pub struct Settings {
+    pub fail_mode: FailMode,
+    pub metrics_namespace: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { fail_mode: FailMode::Open, metrics_namespace: "authtrail".into() }
+    }
+}
+
+/// Writes spill lines; stdout in Lambda (a log subscription or `authtrail
+/// replay` recovers them), memory in tests.
+pub type SpillOut = MetricsOut;
+
+pub struct Handler<S, C> {
+    pub enricher: Arc<Enricher>,
+    pub verifier: ContextVerifier,
+    pub sink: S,
+    pub clock: C,
+    pub settings: Settings,
+    pub metrics: MetricsOut,
+    pub spill: SpillOut,
+}
+
+impl<S: EventSink, C: Clock> Handler<S, C> {
+    /// Parse → verify → enrich → build. No I/O: this is the part measured by
+    /// the warm-path benchmark.
+    pub fn build_event(&self, trigger: Trigger, raw: &str, now: DateTime<Utc>) -> Result<Event, MalformedEvent> {
+        let e = TriggerEvent::parse(raw).map_err(|err| MalformedEvent::NotAnObject(err.to_string()))?;
+        let pool = e.user_pool_id.str().filter(|s| !s.is_empty()).ok_or(MalformedEvent::MissingField("userPoolId"))?;
+        let username = e.user_name.str().filter(|s| !s.is_empty()).ok_or(MalformedEvent::MissingField("userName"))?;
+        let mut notes = e.invalid_fields();
+
+        let source = e.trigger_source.str();
+        if let Some(src) = source
+            && !src.starts_with(trigger.expected_source_prefix())
+        {
+            notes.push(format!("triggerSource {src} sent to the {} function", trigger.function_name()));
+        }
+
+        // Context: validationData for pre-auth; post-auth only has
+        // clientMetadata (from RespondToAuthChallenge), checked the same way.
+        let request = e.request();
+        let context_map = request.and_then(|r| match trigger {
+            Trigger::PreAuth => r.validation_data.value(),
+            Trigger::PostAuth => r.client_metadata.value(),
+        });
+        let aliases = ["email", "phone_number", "preferred_username"].map(|a| e.attribute(a));
+        let usernames = std::iter::once(username).chain(aliases.into_iter().flatten());
+        let ctx: Verified = self.verifier.verify(context_map.map(|m| m as &dyn StringMap), usernames, now.timestamp());
+        if let Some(reason) = &ctx.reason
+            && !(trigger == Trigger::PostAuth && ctx.status == ContextStatus::Missing)
+        {
+            notes.push(reason.clone());
+        }
+
+        let enrichment = ctx.ip.map(|ip| self.enricher.enrich(ip)).unwrap_or_default();
+        notes.extend(enrichment.notes);
+        let geo = enrichment.geo.unwrap_or_default();
+        let asn = enrichment.network.asn;
+        let anon = enrichment.network.anonymous;
+        let device = ctx.user_agent.as_deref().map(parse_user_agent).unwrap_or_default();
+
+        let event_type = trigger.event_type();
+        let is_attempt = event_type == EventType::Attempt;
+        Ok(Event {
+            schema_version: SCHEMA_VERSION,
+            event_id: event::event_id(event_type, pool, username, ctx.nonce.as_deref(), now),
+            event_type,
+            time: now,
+            trigger_source: source.map(str::to_string),
+            region: e.region.str().map(str::to_string),
+            user_pool_id: pool.to_string(),
+            client_id: e.caller_context.value().and_then(|c| c.client_id.str()).map(str::to_string),
+            username: username.to_string(),
+            user_sub: e.attribute("sub").map(str::to_string),
+            user_not_found: request.and_then(|r| r.user_not_found.value().copied()),
+            source_ip: ctx.ip.map(|ip| ip.to_string()),
+            ip_verified: ctx.status == ContextStatus::Verified,
+            context_status: ctx.status,
+            geo_country: geo.country,
+            geo_subdivision: geo.subdivision,
+            geo_city: geo.city,
+            geo_latitude: geo.latitude,
+            geo_longitude: geo.longitude,
+            geo_accuracy_radius_km: geo.accuracy_radius_km,
+            geo_time_zone: geo.time_zone,
+            asn: asn.as_ref().map(|a| i64::from(a.number)),
+            as_org: asn.and_then(|a| a.organization),
+            anon_any: anon.as_ref().map(|a| a.is_anonymous),
+            anon_vpn: anon.as_ref().map(|a| a.is_anonymous_vpn),
+            anon_hosting: anon.as_ref().map(|a| a.is_hosting_provider),
+            anon_public_proxy: anon.as_ref().map(|a| a.is_public_proxy),
+            anon_residential_proxy: anon.as_ref().map(|a| a.is_residential_proxy),
+            anon_tor: anon.as_ref().map(|a| a.is_tor_exit_node),
+            user_agent: ctx.user_agent,
+            device_browser: device.browser,
+            device_browser_version: device.browser_version,
+            device_os: device.os,
+            device_os_version: device.os_version,
+            device_type: device.device_type,
+            device_key: ctx.device,
+            new_device: request.and_then(|r| r.new_device_used.value().copied()),
+            login_count: None,
+            // Until the risk engine exists every attempt is allowed, score 0.
+            decision_action: is_attempt.then(|| "allow".to_string()),
+            decision_score: is_attempt.then_some(0),
+            decision_level: is_attempt.then(|| "low".to_string()),
+            decision_reasons: Vec::new(),
+            policy_version: is_attempt.then(|| "none".to_string()),
+            snapshot_version: None,
+            notes,
+        })
+    }
+
+    /// Handles one invocation end to end. `Err` means the event was unusable
+    /// (it has been spilled with the reason); the caller denies generically.
+    pub async fn handle(&self, trigger: Trigger, raw: &str) -> Result<Outcome, MalformedEvent> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let built = self.build_event(trigger, raw, now);
+        let event = match built {
+            Ok(e) => e,
+            Err(err) => {
+                // Keep the unusable input: spill the raw event with the reason.
+                let record = Record { partition_key: "malformed".into(), data: raw.as_bytes().to_vec() };
+                self.spill.write(spill_line(&record, &err.to_string()));
+                tracing::error!(function = trigger.function_name(), error = %err, "malformed trigger event");
+                self.write_metrics(trigger, now, started, &[Metric::count("MalformedEvents", 1), Metric::count("Denied", 1)]);
+                return Err(err);
+            }
+        };
+        let record = Record { partition_key: event.user_key(), data: event.to_json() };
+        let delivery = self
+            .sink
+            .emit(std::slice::from_ref(&record))
+            .await
+            .pop()
+            .unwrap_or_else(|| Err("sink returned no result".into()));
+        let spilled = delivery.is_err();
+        if let Err(reason) = &delivery {
+            self.spill.write(spill_line(&record, reason));
+            tracing::warn!(function = trigger.function_name(), event_id = %event.event_id, reason = %reason, "event spilled");
+        }
+        let deny = spilled && self.settings.fail_mode == FailMode::Closed;
+        let unverified = u64::from(!event.ip_verified && trigger == Trigger::PreAuth);
+        self.write_metrics(
+            trigger,
+            now,
+            started,
+            &[
+                Metric::count("Emitted", u64::from(!spilled)),
+                Metric::count("Spilled", u64::from(spilled)),
+                Metric::count("ContextUnverified", unverified),
+                Metric::count("GeoMiss", u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
+                Metric::count("Denied", u64::from(deny)),
+            ],
+        );
+        Ok(Outcome { event, delivery, deny })
+    }
+
+    fn write_metrics(&self, trigger: Trigger, now: DateTime<Utc>, started: Instant, extra: &[Metric]) {
+        let mut metrics = vec![
+            Metric::count("Invocations", 1),
+            Metric::micros("HandlerLatency", started.elapsed().as_secs_f64() * 1e6),
+        ];
+        metrics.extend_from_slice(extra);
+        self.metrics.write(emf_line(
+            &self.settings.metrics_namespace,
+            trigger.function_name(),
+            now.timestamp_millis(),
+            &metrics,
+        ));
+    }
+
+    /// The answer to Cognito: the received event, byte for byte, to allow;
+    /// an error with the generic message to deny.
+    pub async fn respond(&self, trigger: Trigger, raw: Box<RawValue>) -> Result<Box<RawValue>, &'static str> {
+        match self.handle(trigger, raw.get()).await {
+            Ok(outcome) if !outcome.deny => Ok(raw),
+            _ => Err(DENIAL_MESSAGE),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Builds handlers from configuration: shared by the Lambda binaries and the CLI.
+
+use std::sync::Arc;
+
+use pipeline::clock::Clock;
+use pipeline::config::{Config, StreamKind};
+use pipeline::context::ContextVerifier;
+use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, GeoError, open_city};
+use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
+use pipeline::telemetry::MetricsOut;
+
+use crate::handler::{Handler, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] pipeline::config::ConfigError),
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+    #[error(transparent)]
+    Stream(#[from] pipeline::stream::LocalStreamError),
+}
+
+/// Opens the configured GeoIP databases; absent ones are simply not used.
+pub fn enricher(config: &Config) -> Result<Enricher, GeoError> {
+    let geo = match config.city_paths() {
+        Some((v4, v6)) => Some(open_city(&v4, v6.as_deref())?),
+        None => None,
+    };
+    let asn = config.geoip.asn.as_deref().map(AsnDb::open).transpose()?;
+    let anonymous = config.geoip.anonymous_ip.as_deref().map(AnonymousIpDb::open).transpose()?;
+    Ok(Enricher { geo, asn, anonymous })
+}
+
+/// The context verifier with secrets from the process environment.
+pub fn verifier(config: &Config) -> ContextVerifier {
+    ContextVerifier::new(config.context_secrets(|name| std::env::var(name).ok()), config.context.max_age_secs)
+}
+
+/// The configured sink: the local stream or Kinesis.
+pub async fn sink(config: &Config) -> Result<AnySink, SetupError> {
+    Ok(match config.stream.kind {
+        StreamKind::Local => {
+            AnySink::Local(LocalStream::open(&config.stream_dir(), config.stream.local_shards, config.stream.local_fsync)?)
+        }
+        StreamKind::Kinesis => {
+            let stream = config.stream.kinesis_stream.clone().unwrap_or_default();
+            AnySink::Kinesis(KinesisSink::new(SdkPutRecords::new(kinesis_client().await, stream), config.budget()))
+        }
+    })
+}
+
+pub fn settings(config: &Config) -> Settings {
+    Settings { fail_mode: config.stream.fail_mode, metrics_namespace: config.metrics.namespace.clone() }
+}
+
+/// A handler wired from configuration.
+pub async fn handler<C: Clock>(
+    config: &Config,
+    clock: C,
+    metrics: MetricsOut,
+    spill: MetricsOut,
+) -> Result<Handler<AnySink, C>, SetupError> {
+    Ok(Handler {
+        enricher: Arc::new(enricher(config)?),
+        verifier: verifier(config),
+        sink: sink(config).await?,
+        clock,
+        settings: settings(config),
+        metrics,
+        spill,
+    })
+}

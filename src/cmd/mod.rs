@@ -1,0 +1,4 @@
+pub mod context;
+pub mod demo;
+pub mod geoip;
+pub mod invoke;
