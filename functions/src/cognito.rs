@@ -170,6 +170,10 @@ pub struct TriggerEvent<'a> {
 impl<'a> TriggerEvent<'a> {
     /// Parses the envelope; fails only when the input is not a JSON object.
     pub fn parse(raw: &'a str) -> Result<Self, serde_json::Error> {
+        // serde would also accept a JSON array as a struct; Cognito sends objects.
+        if !raw.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("expected a JSON object"));
+        }
         serde_json::from_str(raw)
     }
 
