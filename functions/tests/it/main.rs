@@ -1,0 +1,3 @@
+//! functions integration tests: one test binary, one module per area.
+
+mod handlers;
