@@ -95,6 +95,20 @@ fn fxhash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
+/// The common envelope of Cognito trigger events, as AWS documents it.
+fn envelope(user: &str, trigger_source: &str, request: Value) -> Value {
+    json!({
+        "version": "1",
+        "region": "eu-west-1",
+        "userPoolId": POOL,
+        "userName": user,
+        "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": CLIENT },
+        "triggerSource": trigger_source,
+        "request": request,
+        "response": {}
+    })
+}
+
 fn pre_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
     let ts = at.timestamp();
     let nonce = format!("{:016x}", fxhash(&format!("{}{}", si.user, si.minute)));
@@ -116,16 +130,7 @@ fn pre_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
     if si.email.is_empty() {
         request["userNotFound"] = json!(true);
     }
-    json!({
-        "version": "1",
-        "region": "eu-west-1",
-        "userPoolId": POOL,
-        "userName": si.user,
-        "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": CLIENT },
-        "triggerSource": "PreAuthentication_Authentication",
-        "request": request,
-        "response": {}
-    })
+    envelope(si.user, "PreAuthentication_Authentication", request)
 }
 
 fn post_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
@@ -140,16 +145,7 @@ fn post_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
     if let Some(new) = si.new_device {
         request["newDeviceUsed"] = json!(new);
     }
-    json!({
-        "version": "1",
-        "region": "eu-west-1",
-        "userPoolId": POOL,
-        "userName": si.user,
-        "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": CLIENT },
-        "triggerSource": "PostAuthentication_Authentication",
-        "request": request,
-        "response": {}
-    })
+    envelope(si.user, "PostAuthentication_Authentication", request)
 }
 
 /// The demo's enrichment: installed DB-IP when present, else the embedded

@@ -86,11 +86,22 @@ pub fn print_lookup(enricher: &Enricher, ip: std::net::IpAddr) {
     println!("{}", serde_json::to_string_pretty(&value).expect("json"));
 }
 
+/// An HTTPS client that trusts the system's certificate store (and
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR`), as npm and pip do, so that it works
+/// behind TLS-inspecting proxies; the bundled web PKI roots otherwise.
+fn agent() -> ureq::Agent {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let native = rustls_native_certs::load_native_certs();
+    let certs: Vec<Certificate<'static>> = native.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect();
+    let roots = if certs.is_empty() { RootCerts::WebPki } else { RootCerts::new_with_certs(&certs) };
+    ureq::Agent::config_builder().tls_config(TlsConfig::builder().root_certs(roots).build()).build().into()
+}
+
 fn install(dir: &Path, registry: &str) -> anyhow::Result<()> {
     let name = PACKAGE.rsplit('/').next().expect("scoped name");
     let url = format!("{}/{PACKAGE}/-/{name}-{VERSION}.tgz", registry.trim_end_matches('/'));
     eprintln!("downloading {PACKAGE}@{VERSION} from {url}");
-    let response = ureq::get(&url).call().with_context(|| format!("cannot download {url}"))?;
+    let response = agent().get(&url).call().with_context(|| format!("cannot download {url}"))?;
     let mut tarball = Vec::new();
     response
         .into_body()

@@ -138,7 +138,11 @@ pub struct DbIpCity {
 
 impl DbIpCity {
     pub(crate) fn new(v4: Db, v6: Option<Db>) -> Result<Self, GeoError> {
-        let flat = |t: &str| t.eq_ignore_ascii_case("city") || t.to_ascii_lowercase().contains("dbip");
+        // The ip-location-db files say "city ipv4" / "city ipv6".
+        let flat = |t: &str| {
+            let t = t.to_ascii_lowercase();
+            t.starts_with("city") || t.contains("dbip")
+        };
         v4.expect_type("DB-IP city (flat layout)", flat)?;
         v4.probe::<FlatCity<'_>>("DB-IP city (flat layout)")?;
         if let Some(v6) = &v6 {

