@@ -19,7 +19,7 @@ use pipeline::clock::SystemClock;
 use pipeline::context::ContextVerifier;
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, MaxMindCity, open_city};
 use pipeline::stream::{EmitResults, EventSink, Record};
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 
 struct NoSink;
 
@@ -41,7 +41,10 @@ fn handler() -> (Handler<NoSink, SystemClock>, String) {
     let (geo, label): (Box<dyn pipeline::geo::GeoLookup>, String) = match std::env::var_os("AUTHTRAIL_BENCH_CITY") {
         Some(p) => {
             let v6 = std::env::var_os("AUTHTRAIL_BENCH_CITY_V6").map(PathBuf::from);
-            (open_city(&PathBuf::from(&p), v6.as_deref()).expect("bench city db"), PathBuf::from(p).display().to_string())
+            (
+                open_city(&PathBuf::from(&p), v6.as_deref()).expect("bench city db"),
+                PathBuf::from(p).display().to_string(),
+            )
         }
         None => (Box::new(MaxMindCity::open(&db("GeoIP2-City-Test.mmdb")).unwrap()), "GeoIP2-City-Test".into()),
     };
@@ -56,8 +59,8 @@ fn handler() -> (Handler<NoSink, SystemClock>, String) {
         sink: NoSink,
         clock: SystemClock,
         settings: Settings::default(),
-        metrics: MetricsOut::Discard,
-        spill: MetricsOut::Discard,
+        metrics: LineOut::Discard,
+        spill: LineOut::Discard,
     };
     (h, label)
 }
@@ -96,5 +99,11 @@ fn main() {
     }
     samples.sort_unstable();
     let pct = |p: f64| samples[((n as f64 - 1.0) * p) as usize] as f64 / 1000.0;
-    println!("pre_auth_warm_path single sign-ins (n={n}): median {:.2} µs, p90 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs", pct(0.5), pct(0.9), pct(0.99), pct(0.999));
+    println!(
+        "pre_auth_warm_path single sign-ins (n={n}): median {:.2} µs, p90 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(0.999)
+    );
 }

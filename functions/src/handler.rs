@@ -16,7 +16,7 @@ use pipeline::device::parse_user_agent;
 use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
 use pipeline::geo::Enricher;
 use pipeline::stream::{Delivered, EventSink, Record, spill_line};
-use pipeline::telemetry::{Metric, MetricsOut, emf_line};
+use pipeline::telemetry::{LineOut, Metric, emf_line};
 use serde_json::value::RawValue;
 
 use crate::cognito::TriggerEvent;
@@ -85,18 +85,17 @@ impl Default for Settings {
     }
 }
 
-/// Writes spill lines; stdout in Lambda (a log subscription or `authtrail
-/// replay` recovers them), memory in tests.
-pub type SpillOut = MetricsOut;
-
 pub struct Handler<S, C> {
     pub enricher: Arc<Enricher>,
     pub verifier: ContextVerifier,
     pub sink: S,
     pub clock: C,
     pub settings: Settings,
-    pub metrics: MetricsOut,
-    pub spill: SpillOut,
+    /// One EMF line per invocation (stdout in Lambda).
+    pub metrics: LineOut,
+    /// Undelivered events (stdout in Lambda, where a log subscription or
+    /// `authtrail replay` recovers them).
+    pub spill: LineOut,
 }
 
 impl<S: EventSink, C: Clock> Handler<S, C> {
@@ -203,7 +202,12 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
                 let record = Record { partition_key: "malformed".into(), data: raw.as_bytes().to_vec() };
                 self.spill.write(spill_line(&record, &err.to_string()));
                 tracing::error!(function = trigger.function_name(), error = %err, "malformed trigger event");
-                self.write_metrics(trigger, now, started, &[Metric::count("MalformedEvents", 1), Metric::count("Denied", 1)]);
+                self.write_metrics(
+                    trigger,
+                    now,
+                    started,
+                    &[Metric::count("MalformedEvents", 1), Metric::count("Denied", 1)],
+                );
                 return Err(err);
             }
         };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use pipeline::clock::SystemClock;
 use pipeline::config::Config;
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 use serde_json::value::RawValue;
 
 use crate::handler::Trigger;
@@ -15,16 +15,16 @@ use crate::setup;
 pub async fn run(trigger: Trigger) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(None)?;
-    let metrics = if config.metrics.emf { MetricsOut::Stdout } else { MetricsOut::Discard };
-    let handler = Arc::new(setup::handler(&config, SystemClock, metrics, MetricsOut::Stdout).await?);
+    let metrics = if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard };
+    let handler = Arc::new(setup::handler(&config, SystemClock, metrics, LineOut::Stdout).await?);
     tracing::info!(function = trigger.function_name(), sink = %pipeline::stream::EventSink::describe(&handler.sink), "ready");
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
         async move {
-            handler.respond(trigger, ev.payload).await.map_err(|message| Diagnostic {
-                error_type: "SignInDenied".into(),
-                error_message: message.into(),
-            })
+            handler
+                .respond(trigger, ev.payload)
+                .await
+                .map_err(|message| Diagnostic { error_type: "SignInDenied".into(), error_message: message.into() })
         }
     }))
     .await

@@ -7,7 +7,7 @@ use pipeline::config::{Config, StreamKind};
 use pipeline::context::ContextVerifier;
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, GeoError, open_city};
 use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 
 use crate::handler::{Handler, Settings};
 
@@ -40,9 +40,11 @@ pub fn verifier(config: &Config) -> ContextVerifier {
 /// The configured sink: the local stream or Kinesis.
 pub async fn sink(config: &Config) -> Result<AnySink, SetupError> {
     Ok(match config.stream.kind {
-        StreamKind::Local => {
-            AnySink::Local(LocalStream::open(&config.stream_dir(), config.stream.local_shards, config.stream.local_fsync)?)
-        }
+        StreamKind::Local => AnySink::Local(LocalStream::open(
+            &config.stream_dir(),
+            config.stream.local_shards,
+            config.stream.local_fsync,
+        )?),
         StreamKind::Kinesis => {
             let stream = config.stream.kinesis_stream.clone().unwrap_or_default();
             AnySink::Kinesis(KinesisSink::new(SdkPutRecords::new(kinesis_client().await, stream), config.budget()))
@@ -58,8 +60,8 @@ pub fn settings(config: &Config) -> Settings {
 pub async fn handler<C: Clock>(
     config: &Config,
     clock: C,
-    metrics: MetricsOut,
-    spill: MetricsOut,
+    metrics: LineOut,
+    spill: LineOut,
 ) -> Result<Handler<AnySink, C>, SetupError> {
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),

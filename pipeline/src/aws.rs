@@ -8,8 +8,6 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 /// rustls-on-ring HTTPS client. The SDK's default client would pull in
 /// aws-lc-sys, a long C build for no benefit here.
 pub async fn load_config() -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
 }

@@ -152,7 +152,8 @@ impl Config {
         let mut table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
             }
             None => toml::Table::new(),
         };
@@ -181,7 +182,8 @@ impl Config {
     pub fn from_env(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let from_var = std::env::var_os("AUTHTRAIL_CONFIG").map(PathBuf::from);
         let default = Path::new("authtrail.toml");
-        let path = explicit.map(Path::to_path_buf).or(from_var).or_else(|| default.exists().then(|| default.to_path_buf()));
+        let path =
+            explicit.map(Path::to_path_buf).or(from_var).or_else(|| default.exists().then(|| default.to_path_buf()));
         Config::load(path.as_deref(), std::env::vars())
     }
 
@@ -192,10 +194,13 @@ impl Config {
             message,
         };
         if !(10..=4500).contains(&self.stream.budget_ms) {
-            return Err(bad("stream.budget_ms", format!(
-                "{} is outside 10..=4500: Cognito denies sign-ins whose trigger takes 5 s",
-                self.stream.budget_ms
-            )));
+            return Err(bad(
+                "stream.budget_ms",
+                format!(
+                    "{} is outside 10..=4500: Cognito denies sign-ins whose trigger takes 5 s",
+                    self.stream.budget_ms
+                ),
+            ));
         }
         if !(1..=256).contains(&self.stream.local_shards) {
             return Err(bad("stream.local_shards", format!("{} is outside 1..=256", self.stream.local_shards)));
@@ -295,7 +300,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("authtrail.toml");
         std::fs::write(&path, "[stream]\nkind = \"kinesis\"\nkinesis_stream = \"s\"\nbudget_ms = 200\n").unwrap();
-        let c = Config::load(Some(&path), env(&[("AUTHTRAIL__STREAM__BUDGET_MS", "250"), ("AUTHTRAIL__STREAM__FAIL_MODE", "closed"), ("OTHER", "x")])).unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[("AUTHTRAIL__STREAM__BUDGET_MS", "250"), ("AUTHTRAIL__STREAM__FAIL_MODE", "closed"), ("OTHER", "x")]),
+        )
+        .unwrap();
         assert_eq!(c.stream.kind, StreamKind::Kinesis);
         assert_eq!(c.stream.budget_ms, 250);
         assert_eq!(c.stream.fail_mode, FailMode::Closed);

@@ -148,7 +148,11 @@ impl<K: std::borrow::Borrow<str> + std::hash::Hash + Eq, V: AsRef<str>> StringMa
 
 impl ContextVerifier {
     pub fn new(secrets: Vec<Vec<u8>>, max_age_secs: i64) -> Self {
-        ContextVerifier { secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(), max_age_secs, max_skew_secs: 60 }
+        ContextVerifier {
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+            max_age_secs,
+            max_skew_secs: 60,
+        }
     }
 
     pub fn has_secret(&self) -> bool {
@@ -164,8 +168,7 @@ impl ContextVerifier {
         usernames: impl IntoIterator<Item = &'a str> + Clone,
         now: i64,
     ) -> Verified {
-        let Some(data) = data.filter(|d| d.get_str(KEY_IP).is_some() || d.get_str(KEY_SIG).is_some())
-        else {
+        let Some(data) = data.filter(|d| d.get_str(KEY_IP).is_some() || d.get_str(KEY_SIG).is_some()) else {
             return unverified(ContextStatus::Missing, "no authtrail context in validationData", None);
         };
         let field = |k| data.get_str(k).unwrap_or("").to_string();
@@ -206,9 +209,10 @@ impl ContextVerifier {
         let Ok(sig) = hex::decode(sig_hex) else {
             return fail(out, ContextStatus::BadSignature, "context signature is not hex");
         };
-        let signed = self.secrets.iter().any(|secret| {
-            usernames.clone().into_iter().any(|u| mac(secret, u, &ctx, ts).verify_slice(&sig).is_ok())
-        });
+        let signed = self
+            .secrets
+            .iter()
+            .any(|secret| usernames.clone().into_iter().any(|u| mac(secret, u, &ctx, ts).verify_slice(&sig).is_ok()));
         if !signed {
             return fail(out, ContextStatus::BadSignature, "context signature does not match");
         }
@@ -280,7 +284,13 @@ mod tests {
         for key in [KEY_IP, KEY_UA, KEY_DEVICE, KEY_NONCE, KEY_TS] {
             let mut map = ctx().sign("alice", SECRET);
             let v = map.get_mut(key).unwrap();
-            *v = if key == KEY_IP { "81.2.69.143".into() } else if key == KEY_TS { (NOW - 4).to_string() } else { format!("{v}x") };
+            *v = if key == KEY_IP {
+                "81.2.69.143".into()
+            } else if key == KEY_TS {
+                (NOW - 4).to_string()
+            } else {
+                format!("{v}x")
+            };
             let out = check(&map, &["alice"]);
             assert_eq!(out.status, ContextStatus::BadSignature, "tampered {key}");
             // The fields are kept, marked unverified.
@@ -324,7 +334,10 @@ mod tests {
         map.insert(KEY_TS.into(), "yesterday".into());
         assert_eq!(check(&map, &["alice"]).status, ContextStatus::Malformed);
         let no_secret = ContextVerifier::new(vec![], 300);
-        assert_eq!(no_secret.verify(Some(&ctx().sign("alice", SECRET)), ["alice"], NOW).status, ContextStatus::NoSecret);
+        assert_eq!(
+            no_secret.verify(Some(&ctx().sign("alice", SECRET)), ["alice"], NOW).status,
+            ContextStatus::NoSecret
+        );
     }
 
     #[test]

@@ -346,9 +346,7 @@ pub mod rfc3339_micros {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
 }
 
@@ -473,10 +471,7 @@ mod tests {
             event_id(EventType::Attempt, "ab", "c", None, t1),
             event_id(EventType::Attempt, "a", "bc", None, t1)
         );
-        assert_ne!(
-            event_id(EventType::Attempt, "p", "u", None, t1),
-            event_id(EventType::Attempt, "p", "u", None, t2)
-        );
+        assert_ne!(event_id(EventType::Attempt, "p", "u", None, t1), event_id(EventType::Attempt, "p", "u", None, t2));
         assert_eq!(a.len(), 32);
     }
 }

@@ -49,9 +49,9 @@ pub fn emf_line(namespace: &str, function: &str, timestamp_ms: i64, metrics: &[M
     Value::Object(root).to_string()
 }
 
-/// Where metric lines go.
+/// Where lines go: EMF metric lines and spill lines.
 #[derive(Debug, Default)]
-pub enum MetricsOut {
+pub enum LineOut {
     /// Standard output: what Lambda ships to CloudWatch Logs.
     Stdout,
     /// Dropped (the CLI, unless asked).
@@ -61,25 +61,25 @@ pub enum MetricsOut {
     Memory(Mutex<Vec<String>>),
 }
 
-impl MetricsOut {
+impl LineOut {
     pub fn memory() -> Self {
-        MetricsOut::Memory(Mutex::new(Vec::new()))
+        LineOut::Memory(Mutex::new(Vec::new()))
     }
 
     pub fn write(&self, line: String) {
         match self {
-            MetricsOut::Stdout => {
+            LineOut::Stdout => {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{line}");
             }
-            MetricsOut::Discard => {}
-            MetricsOut::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+            LineOut::Discard => {}
+            LineOut::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line),
         }
     }
 
     pub fn lines(&self) -> Vec<String> {
         match self {
-            MetricsOut::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            LineOut::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             _ => Vec::new(),
         }
     }

@@ -37,7 +37,8 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sign { username, ip, user_agent, device, nonce, issued_at, secret_env } => {
-            let secret = std::env::var(&secret_env).with_context(|| format!("environment variable {secret_env} is not set"))?;
+            let secret =
+                std::env::var(&secret_env).with_context(|| format!("environment variable {secret_env} is not set"))?;
             if secret.is_empty() {
                 bail!("environment variable {secret_env} is empty");
             }

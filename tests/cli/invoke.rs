@@ -37,7 +37,12 @@ fn invoke_reads_standard_input_and_honours_at() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(std::fs::read(fixture("pre_auth_signed_email_alias.json")).unwrap().as_slice()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(std::fs::read(fixture("pre_auth_signed_email_alias.json")).unwrap().as_slice())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let e: Event = serde_json::from_str(&stdout(&out)).unwrap();
@@ -54,7 +59,11 @@ fn malformed_events_exit_1_and_config_errors_exit_2() {
     assert!(stderr(&out).contains("malformed event, denied"), "{}", stderr(&out));
     assert!(stdout(&out).contains("authtrail_spill"), "the raw event is spilled");
 
-    let out = authtrail(tmp.path(), &["invoke", "pre-auth", &path("pre_auth_documented.json")], &[("AUTHTRAIL__STREAM__BUDGET_MS", "lots")]);
+    let out = authtrail(
+        tmp.path(),
+        &["invoke", "pre-auth", &path("pre_auth_documented.json")],
+        &[("AUTHTRAIL__STREAM__BUDGET_MS", "lots")],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("stream.budget_ms") && err.contains("AUTHTRAIL__STREAM__BUDGET_MS"), "{err}");

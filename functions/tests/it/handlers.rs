@@ -11,7 +11,7 @@ use pipeline::context::ContextVerifier;
 use pipeline::event::{ContextStatus, Event, EventType};
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, MaxMindCity};
 use pipeline::stream::{Delivered, EmitResults, EventSink, Record, parse_spill_line};
-use pipeline::telemetry::MetricsOut;
+use pipeline::telemetry::LineOut;
 use serde_json::value::RawValue;
 
 fn root() -> PathBuf {
@@ -68,8 +68,8 @@ fn handler_with(sink: MemorySink, fail_mode: FailMode, now: i64) -> Handler<Memo
         sink,
         clock: Arc::new(FixedClock::at(at(now))),
         settings: Settings { fail_mode, metrics_namespace: "authtrail".into() },
-        metrics: MetricsOut::memory(),
-        spill: MetricsOut::memory(),
+        metrics: LineOut::memory(),
+        spill: LineOut::memory(),
     }
 }
 
@@ -96,7 +96,10 @@ async fn documented_pre_auth_is_an_unverified_allowed_attempt() {
     assert!(!e.ip_verified);
     assert_eq!(e.source_ip, None);
     assert_eq!(e.geo_country, None);
-    assert_eq!((e.decision_action.as_deref(), e.decision_score, e.decision_level.as_deref()), (Some("allow"), Some(0), Some("low")));
+    assert_eq!(
+        (e.decision_action.as_deref(), e.decision_score, e.decision_level.as_deref()),
+        (Some("allow"), Some(0), Some("low"))
+    );
     assert!(e.notes.iter().any(|n| n.contains("no authtrail context")), "{:?}", e.notes);
     assert_eq!(e.time, at(1_763_802_000));
 }
@@ -208,7 +211,11 @@ async fn minimal_post_auth_still_emits() {
 async fn mismatched_trigger_source_is_noted() {
     let h = handler(1_763_802_000);
     let e = run(&h, Trigger::PostAuth, "pre_auth_documented.json").await;
-    assert!(e.notes.iter().any(|n| n.contains("PreAuthentication_Authentication sent to the post-auth")), "{:?}", e.notes);
+    assert!(
+        e.notes.iter().any(|n| n.contains("PreAuthentication_Authentication sent to the post-auth")),
+        "{:?}",
+        e.notes
+    );
 }
 
 #[tokio::test]
@@ -237,13 +244,19 @@ async fn unusable_events_are_denied_generically_and_spilled() {
     let raw = fixture("pre_auth_no_username.json");
     let err = h.handle(Trigger::PreAuth, &raw).await.unwrap_err();
     assert!(err.to_string().contains("userName"));
-    assert_eq!(h.respond(Trigger::PreAuth, RawValue::from_string(raw.clone()).unwrap()).await.unwrap_err(), DENIAL_MESSAGE);
+    assert_eq!(
+        h.respond(Trigger::PreAuth, RawValue::from_string(raw.clone()).unwrap()).await.unwrap_err(),
+        DENIAL_MESSAGE
+    );
     assert!(h.handle(Trigger::PreAuth, "not json at all").await.is_err());
     assert!(h.handle(Trigger::PreAuth, "[]").await.is_err());
     // Nothing lost: the raw event is in a spill line with the reason.
     let spills = h.spill.lines();
     let recovered = parse_spill_line(&spills[0]).unwrap();
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&recovered.data).unwrap(), serde_json::from_str::<serde_json::Value>(&raw).unwrap());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&recovered.data).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&raw).unwrap()
+    );
     assert!(spills[0].contains("no usable userName"));
     assert!(h.sink.records.lock().unwrap().is_empty());
     let metrics: serde_json::Value = serde_json::from_str(&h.metrics.lines()[0]).unwrap();

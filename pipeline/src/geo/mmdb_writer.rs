@@ -51,12 +51,8 @@ impl fmt::Display for WriteError {
             WriteError::PrefixTooLong { prefix, max } => {
                 write!(f, "prefix length {prefix} exceeds the maximum of {max}")
             }
-            WriteError::Ipv6InIpv4Database => {
-                f.write_str("IPv6 network inserted into an IPv4 database")
-            }
-            WriteError::TooLarge => {
-                f.write_str("value or database too large for the MaxMind DB format")
-            }
+            WriteError::Ipv6InIpv4Database => f.write_str("IPv6 network inserted into an IPv4 database"),
+            WriteError::TooLarge => f.write_str("value or database too large for the MaxMind DB format"),
         }
     }
 }
@@ -91,10 +87,7 @@ pub struct MmdbWriter {
 impl MmdbWriter {
     /// ip_version 4 or 6; the record size (24/28/32) is chosen from the final size.
     pub fn new(database_type: &str, ip_version: u16) -> Self {
-        assert!(
-            ip_version == 4 || ip_version == 6,
-            "ip_version must be 4 or 6"
-        );
+        assert!(ip_version == 4 || ip_version == 6, "ip_version must be 4 or 6");
         MmdbWriter {
             database_type: database_type.to_string(),
             ip_version,
@@ -131,18 +124,10 @@ impl MmdbWriter {
     /// Insert `value` for network/prefix_len. An IPv4 network in an IPv6 database
     /// goes to ::a.b.c.d/(96+len). A later network replaces earlier data only
     /// inside itself: more specific ones carve a hole, less specific ones cover all.
-    pub fn insert(
-        &mut self,
-        network: IpAddr,
-        prefix_len: u8,
-        value: Value,
-    ) -> Result<(), WriteError> {
+    pub fn insert(&mut self, network: IpAddr, prefix_len: u8, value: Value) -> Result<(), WriteError> {
         let max = if network.is_ipv4() { 32 } else { 128 };
         if prefix_len > max {
-            return Err(WriteError::PrefixTooLong {
-                prefix: prefix_len,
-                max,
-            });
+            return Err(WriteError::PrefixTooLong { prefix: prefix_len, max });
         }
         // Key bits are left-aligned in a u128 so one walk serves both tree depths.
         let (key, depth) = match (network, self.ip_version) {
@@ -266,10 +251,7 @@ impl MmdbWriter {
         out.extend_from_slice(METADATA_MARKER);
 
         let node_count = u32::try_from(node_count).map_err(|_| WriteError::TooLarge)?;
-        let description = self
-            .description
-            .iter()
-            .map(|(l, t)| (l.clone(), Value::str(t)));
+        let description = self.description.iter().map(|(l, t)| (l.clone(), Value::str(t)));
         let metadata = Value::map([
             ("binary_format_major_version", Value::Uint16(2)),
             ("binary_format_minor_version", Value::Uint16(0)),
@@ -277,10 +259,7 @@ impl MmdbWriter {
             ("database_type", Value::str(&self.database_type)),
             ("description", Value::map(description)),
             ("ip_version", Value::Uint16(self.ip_version)),
-            (
-                "languages",
-                Value::Array(self.languages.iter().map(Value::str).collect()),
-            ),
+            ("languages", Value::Array(self.languages.iter().map(Value::str).collect())),
             ("node_count", Value::Uint32(node_count)),
             ("record_size", Value::Uint16(record_size)),
         ]);
@@ -429,35 +408,19 @@ mod tests {
 
     #[test]
     fn ipv4_dbip_layout_round_trips() {
-        let mut w = MmdbWriter::new("DBIP-City-Lite", 4)
-            .description("en", "lite")
-            .build_epoch(42);
+        let mut w = MmdbWriter::new("DBIP-City-Lite", 4).description("en", "lite").build_epoch(42);
         let berlin = dbip("Berlin", "DE", 52.52, 13.405);
         put(&mut w, "1.2.3.0", 24, berlin.clone());
-        put(
-            &mut w,
-            "8.8.8.0",
-            24,
-            dbip("Mountain View", "US", 37.386, -122.08),
-        );
+        put(&mut w, "8.8.8.0", 24, dbip("Mountain View", "US", 37.386, -122.08));
         put(&mut w, "10.0.0.0", 8, berlin);
         let r = open(&w);
         let m = r.metadata();
         assert_eq!((m.ip_version, m.record_size, m.build_epoch), (4, 24, 42));
-        assert_eq!(
-            (m.database_type.as_str(), m.description["en"].as_str()),
-            ("DBIP-City-Lite", "lite")
-        );
+        assert_eq!((m.database_type.as_str(), m.description["en"].as_str()), ("DBIP-City-Lite", "lite"));
         assert!(m.languages.is_empty());
         let d: DbIp = get(&r, "8.8.8.8").unwrap();
-        assert_eq!(
-            (d.country_code.as_str(), d.latitude, d.longitude),
-            ("US", 37.386, -122.08)
-        );
-        assert_eq!(
-            (d.state1.as_str(), d.timezone.as_str()),
-            ("State", "Europe/Berlin")
-        );
+        assert_eq!((d.country_code.as_str(), d.latitude, d.longitude), ("US", 37.386, -122.08));
+        assert_eq!((d.state1.as_str(), d.timezone.as_str()), ("State", "Europe/Berlin"));
         assert_eq!(network(&r, "8.8.8.8"), "8.8.8.0/24");
         assert_eq!(city_of(&r, "10.20.30.40").as_deref(), Some("Berlin"));
         // Equal values share one data entry.
@@ -470,29 +433,16 @@ mod tests {
         let mut w = writer(6).languages(&["en"]);
         let city = |name: &str, lat: f64| {
             let names = Value::map([("names", Value::map([("en", Value::str(name))]))]);
-            let location = Value::map([
-                ("latitude", Value::Double(lat)),
-                ("time_zone", Value::str("Europe/Berlin")),
-            ]);
+            let location = Value::map([("latitude", Value::Double(lat)), ("time_zone", Value::str("Europe/Berlin"))]);
             let country = Value::map([("iso_code", Value::str("DE"))]);
-            Value::map([
-                ("city", names),
-                ("country", country),
-                ("location", location),
-            ])
+            Value::map([("city", names), ("country", country), ("location", location)])
         };
         put(&mut w, "81.2.69.0", 24, city("Hamburg", 53.55));
         put(&mut w, "2a02:8100::", 32, city("Munich", 48.13));
         let r = open(&w);
-        assert_eq!(
-            (r.metadata().ip_version, r.metadata().languages.clone()),
-            (6, vec!["en".into()])
-        );
+        assert_eq!((r.metadata().ip_version, r.metadata().languages.clone()), (6, vec!["en".into()]));
         let c: geoip2::City = get(&r, "81.2.69.160").unwrap();
-        assert_eq!(
-            (c.city.names.english, c.location.latitude),
-            (Some("Hamburg"), Some(53.55))
-        );
+        assert_eq!((c.city.names.english, c.location.latitude), (Some("Hamburg"), Some(53.55)));
         assert_eq!(c.country.iso_code, Some("DE"));
         assert_eq!(network(&r, "81.2.69.1"), "81.2.69.0/24");
         let c: geoip2::City = get(&r, "2a02:8100::1").unwrap();
@@ -539,12 +489,7 @@ mod tests {
             for i in 0..50u8 {
                 let town = if i % 2 == 0 { "EvenTown" } else { "OddTown" };
                 put(&mut w, &format!("{i}.0.0.0"), 8, dbip(town, "DE", 1.5, 2.5));
-                put(
-                    &mut w,
-                    &format!("2001:db8:{i:x}::"),
-                    48,
-                    Value::Uint32(i.into()),
-                );
+                put(&mut w, &format!("2001:db8:{i:x}::"), 48, Value::Uint32(i.into()));
             }
             w.to_bytes().unwrap()
         };
@@ -572,20 +517,7 @@ mod tests {
     #[test]
     fn encodes_every_value_type_and_size_class() {
         #[derive(Debug, Deserialize, PartialEq)]
-        struct All(
-            f64,
-            u16,
-            u32,
-            u64,
-            i32,
-            i32,
-            bool,
-            bool,
-            Vec<String>,
-            String,
-            String,
-            String,
-        );
+        struct All(f64, u16, u32, u64, i32, i32, bool, bool, Vec<String>, String, String, String);
         let (s29, s300, s70k) = ("a".repeat(29), "b".repeat(300), "c".repeat(70_000));
         let value = Value::Array(vec![
             Value::Double(-1.25),
@@ -605,23 +537,7 @@ mod tests {
         put(&mut w, "0.0.0.0", 0, value);
         let all: All = get(&open(&w), "203.0.113.9").unwrap();
         let xy = vec!["x".to_string(), "y".to_string()];
-        assert_eq!(
-            all,
-            All(
-                -1.25,
-                0,
-                70_000,
-                u64::MAX,
-                -5,
-                300,
-                true,
-                false,
-                xy,
-                s29,
-                s300,
-                s70k
-            )
-        );
+        assert_eq!(all, All(-1.25, 0, 70_000, u64::MAX, -5, 300, true, false, xy, s29, s300, s70k));
     }
 
     #[test]

@@ -107,21 +107,15 @@ impl Db {
         if ok(self.database_type()) {
             Ok(())
         } else {
-            Err(GeoError::WrongType {
-                what: self.name.clone(),
-                expected,
-                actual: self.database_type().to_string(),
-            })
+            Err(GeoError::WrongType { what: self.name.clone(), expected, actual: self.database_type().to_string() })
         }
     }
 
     /// Decodes the first non-empty record as `T` to prove the layout.
     pub fn probe<'a, T: Deserialize<'a>>(&'a self, expected: &'static str) -> Result<(), GeoError> {
         let wrong = |detail: String| GeoError::WrongLayout { what: self.name.clone(), expected, detail };
-        let mut networks = self
-            .reader
-            .networks(WithinOptions::default().skip_empty_values())
-            .map_err(|e| wrong(e.to_string()))?;
+        let mut networks =
+            self.reader.networks(WithinOptions::default().skip_empty_values()).map_err(|e| wrong(e.to_string()))?;
         match networks.next() {
             Some(Ok(first)) => first.decode::<T>().map(|_| ()).map_err(|e| wrong(e.to_string())),
             Some(Err(e)) => Err(wrong(e.to_string())),

@@ -25,7 +25,10 @@ const MAX_BYTES: usize = 5 << 20;
 pub enum EntryOutcome {
     Ok(Delivered),
     /// e.g. `ProvisionedThroughputExceededException`, `InternalFailure`.
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
 /// The seam over PutRecords: the SDK in production, a fault injector in tests.
@@ -51,7 +54,8 @@ impl SdkPutRecords {
 impl PutRecordsApi for SdkPutRecords {
     async fn put_records(&self, entries: &[&Record]) -> Result<Vec<EntryOutcome>, String> {
         let mut req = self.client.put_records();
-        req = if self.stream.starts_with("arn:") { req.stream_arn(&self.stream) } else { req.stream_name(&self.stream) };
+        req =
+            if self.stream.starts_with("arn:") { req.stream_arn(&self.stream) } else { req.stream_name(&self.stream) };
         for r in entries {
             let entry = PutRecordsRequestEntry::builder()
                 .partition_key(&r.partition_key)
@@ -60,7 +64,10 @@ impl PutRecordsApi for SdkPutRecords {
                 .map_err(|e| e.to_string())?;
             req = req.records(entry);
         }
-        let out = req.send().await.map_err(|e| format!("PutRecords failed: {}", aws_sdk_kinesis::error::DisplayErrorContext(e)))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| format!("PutRecords failed: {}", aws_sdk_kinesis::error::DisplayErrorContext(e)))?;
         let results = out.records();
         if results.len() != entries.len() {
             return Err(format!("PutRecords answered {} entries for {}", results.len(), entries.len()));
@@ -221,7 +228,10 @@ mod tests {
                     let tries = left.entry(r.data.clone()).or_insert(0);
                     if r.data.starts_with(b"fail") && *tries < self.n {
                         *tries += 1;
-                        EntryOutcome::Failed { code: "ProvisionedThroughputExceededException".into(), message: "slow down".into() }
+                        EntryOutcome::Failed {
+                            code: "ProvisionedThroughputExceededException".into(),
+                            message: "slow down".into(),
+                        }
                     } else {
                         EntryOutcome::Ok(Delivered { shard_id: "shardId-0".into(), sequence_number: i.to_string() })
                     }
@@ -266,7 +276,8 @@ mod tests {
 
     #[test]
     fn chunks_respect_entry_and_byte_limits() {
-        let many: Vec<Record> = (0..1200).map(|i| Record { partition_key: "k".into(), data: vec![b'x'; 10 + i % 3] }).collect();
+        let many: Vec<Record> =
+            (0..1200).map(|i| Record { partition_key: "k".into(), data: vec![b'x'; 10 + i % 3] }).collect();
         let idx: Vec<usize> = (0..many.len()).collect();
         let chunks = KinesisSink::<SdkPutRecords>::chunks(&many, &idx);
         assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![500, 500, 200]);

@@ -171,7 +171,8 @@ impl Shard {
     fn open(dir: &Path) -> Result<Shard, LocalStreamError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(LocalStreamError::Locked { path: dir.to_path_buf() }),
@@ -258,7 +259,13 @@ pub fn read_shard(dir: &Path, shard_id: &str, from: u64) -> Result<Vec<StoredRec
                 (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
                 (None, None) => Vec::new(),
             };
-            out.push(StoredRecord { shard_id: shard_id.to_string(), sequence: l.seq, arrived: l.ts, partition_key: l.pk, data });
+            out.push(StoredRecord {
+                shard_id: shard_id.to_string(),
+                sequence: l.seq,
+                arrived: l.ts,
+                partition_key: l.pk,
+                data,
+            });
         }
     }
     Ok(out)
@@ -298,14 +305,12 @@ mod tests {
         let before_on_shard = before_on_shard;
         let s = LocalStream::open(tmp.path(), 2, false).unwrap();
         let again = block_on(s.emit(&[rec("p/alice", br#"{"n":3}"#)]));
-        let mut all: Vec<StoredRecord> = shard_ids(tmp.path())
-            .unwrap()
-            .iter()
-            .flat_map(|id| read_shard(tmp.path(), id, 0).unwrap())
-            .collect();
+        let mut all: Vec<StoredRecord> =
+            shard_ids(tmp.path()).unwrap().iter().flat_map(|id| read_shard(tmp.path(), id, 0).unwrap()).collect();
         assert_eq!(all.len(), 4);
         all.sort_by_key(|r| (r.shard_id.clone(), r.sequence));
-        let alice: Vec<&[u8]> = all.iter().filter(|r| r.partition_key == "p/alice").map(|r| r.data.as_slice()).collect();
+        let alice: Vec<&[u8]> =
+            all.iter().filter(|r| r.partition_key == "p/alice").map(|r| r.data.as_slice()).collect();
         assert_eq!(alice, vec![&br#"{"n":1}"#[..], br#"{"n":2}"#, br#"{"n":3}"#]);
         assert!(all.iter().any(|r| r.data == [0xff, 0xfe]));
         // Sequences continue after reopening: never reused.
@@ -329,6 +334,9 @@ mod tests {
         let out = block_on(s.emit(&[rec("k", b"\"after\"")]));
         assert_eq!(out[0].as_ref().unwrap().sequence_number, "2");
         let back = read_shard(tmp.path(), "shard-0000", 1).unwrap();
-        assert_eq!(back.iter().map(|r| r.data.clone()).collect::<Vec<_>>(), vec![b"[1]".to_vec(), b"\"after\"".to_vec()]);
+        assert_eq!(
+            back.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            vec![b"[1]".to_vec(), b"\"after\"".to_vec()]
+        );
     }
 }

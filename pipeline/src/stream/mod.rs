@@ -97,7 +97,11 @@ pub fn spill_line(record: &Record, reason: &str) -> String {
 
 /// Embeds bytes as raw JSON when they are valid single-line JSON, else base64.
 pub(crate) fn json_or_base64(bytes: &[u8]) -> (Option<&RawValue>, Option<String>) {
-    match std::str::from_utf8(bytes).ok().filter(|s| !s.contains('\n')).and_then(|s| serde_json::from_str::<&RawValue>(s).ok()) {
+    match std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| !s.contains('\n'))
+        .and_then(|s| serde_json::from_str::<&RawValue>(s).ok())
+    {
         Some(raw) => (Some(raw), None),
         None => (None, Some(base64::engine::general_purpose::STANDARD.encode(bytes))),
     }

@@ -49,7 +49,8 @@ async fn read_all(client: &aws_sdk_kinesis::Client, name: &str) -> BTreeMap<(Str
         while let Some(it) = iterator {
             let page = client.get_records().shard_iterator(it).send().await.expect("GetRecords");
             for r in page.records() {
-                *out.entry((r.partition_key().unwrap_or_default().to_string(), r.data().as_ref().to_vec())).or_default() += 1;
+                *out.entry((r.partition_key().unwrap_or_default().to_string(), r.data().as_ref().to_vec()))
+                    .or_default() += 1;
             }
             // An open shard always hands out a next iterator; everything was
             // written before reading, so an empty page means caught up.
@@ -120,8 +121,12 @@ impl PutRecordsApi for RejectFirstTry {
                 }
             }
         }
-        let mut sent = if forward.is_empty() { Vec::new() } else { self.inner.put_records(&forward).await? }.into_iter();
-        Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| sent.next().expect("one outcome per forwarded entry"))).collect())
+        let mut sent =
+            if forward.is_empty() { Vec::new() } else { self.inner.put_records(&forward).await? }.into_iter();
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| sent.next().expect("one outcome per forwarded entry")))
+            .collect())
     }
 
     fn stream(&self) -> &str {
