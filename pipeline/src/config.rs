@@ -53,6 +53,24 @@ pub struct Config {
     pub context: ContextConfig,
     pub geoip: GeoIpConfig,
     pub metrics: MetricsConfig,
+    pub lake: LakeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// `s3://bucket/prefix` or a directory; default `<data_dir>/lake`.
+    pub location: Option<String>,
+    /// Records per Parquet write per shard (the poller).
+    pub batch_records: usize,
+    /// Seconds between polls with `consume --follow`.
+    pub poll_secs: u64,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig { location: None, batch_records: 100_000, poll_secs: 1 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +130,7 @@ impl Default for Config {
             context: ContextConfig::default(),
             geoip: GeoIpConfig::default(),
             metrics: MetricsConfig::default(),
+            lake: LakeConfig::default(),
         }
     }
 }
@@ -208,6 +227,9 @@ impl Config {
         if self.stream.kind == StreamKind::Kinesis && self.stream.kinesis_stream.as_deref().is_none_or(str::is_empty) {
             return Err(bad("stream.kinesis_stream", "is required when stream.kind = \"kinesis\"".into()));
         }
+        if self.lake.batch_records == 0 {
+            return Err(bad("lake.batch_records", "must be at least 1".into()));
+        }
         if self.context.max_age_secs <= 0 {
             return Err(bad("context.max_age_secs", "must be positive".into()));
         }
@@ -219,6 +241,11 @@ impl Config {
 
     pub fn stream_dir(&self) -> PathBuf {
         self.stream.local_dir.clone().unwrap_or_else(|| self.data_dir.join("stream"))
+    }
+
+    /// The lake location: configured, else `<data_dir>/lake`.
+    pub fn lake_location(&self) -> String {
+        self.lake.location.clone().unwrap_or_else(|| self.data_dir.join("lake").display().to_string())
     }
 
     pub fn geoip_dir(&self) -> PathBuf {

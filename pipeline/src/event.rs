@@ -176,17 +176,40 @@ impl Event {
         serde_json::to_vec(self).expect("event serialises to JSON")
     }
 
-    /// Parses a stream record, rejecting versions this build does not know.
+    /// Parses and validates a stream record, rejecting versions this build
+    /// does not know. One parse on the happy path; a failure is parsed again
+    /// only to tell an unknown version from a broken record.
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventDecodeError> {
         #[derive(Deserialize)]
         struct Version {
             schema_version: Option<i32>,
         }
-        let v: Version = serde_json::from_slice(bytes).map_err(EventDecodeError::Json)?;
-        match v.schema_version {
-            Some(SCHEMA_VERSION) => serde_json::from_slice(bytes).map_err(EventDecodeError::Json),
-            other => Err(EventDecodeError::UnknownVersion(other)),
+        let version = |bytes| serde_json::from_slice::<Version>(bytes).ok().map(|v| v.schema_version);
+        match serde_json::from_slice::<Event>(bytes) {
+            Ok(e) if e.schema_version != SCHEMA_VERSION => {
+                Err(EventDecodeError::UnknownVersion(Some(e.schema_version)))
+            }
+            Ok(e) => e.validate().map(|()| e),
+            Err(err) => match version(bytes) {
+                Some(v) if v != Some(SCHEMA_VERSION) => Err(EventDecodeError::UnknownVersion(v)),
+                _ => Err(EventDecodeError::Json(err)),
+            },
         }
+    }
+
+    /// The invariants serde cannot express.
+    pub fn validate(&self) -> Result<(), EventDecodeError> {
+        for (name, value) in
+            [("event_id", &self.event_id), ("user_pool_id", &self.user_pool_id), ("username", &self.username)]
+        {
+            if value.is_empty() {
+                return Err(EventDecodeError::Invalid(format!("{name} is empty")));
+            }
+        }
+        if self.decision_score.is_some_and(|s| !(0..=100).contains(&s)) {
+            return Err(EventDecodeError::Invalid("decision_score is outside 0..=100".into()));
+        }
+        Ok(())
     }
 }
 
@@ -196,6 +219,8 @@ pub enum EventDecodeError {
     Json(serde_json::Error),
     #[error("unknown schema_version {0:?} (this build reads {SCHEMA_VERSION})")]
     UnknownVersion(Option<i32>),
+    #[error("invalid event: {0}")]
+    Invalid(String),
 }
 
 /// `pool/username`; both halves are Cognito identifiers without `/`.

@@ -9,5 +9,6 @@ pub mod context;
 pub mod device;
 pub mod event;
 pub mod geo;
+pub mod lake;
 pub mod stream;
 pub mod telemetry;

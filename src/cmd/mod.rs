@@ -1,3 +1,4 @@
+pub mod consume;
 pub mod context;
 pub mod demo;
 pub mod geoip;

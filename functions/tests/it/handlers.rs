@@ -14,11 +14,11 @@ use pipeline::stream::{Delivered, EmitResults, EventSink, Record, parse_spill_li
 use pipeline::telemetry::LineOut;
 use serde_json::value::RawValue;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/fixtures/cognito").join(name)).unwrap()
 }
 

@@ -1,3 +1,4 @@
 //! functions integration tests: one test binary, one module per area.
 
 mod handlers;
+mod lambda;

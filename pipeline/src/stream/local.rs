@@ -238,6 +238,16 @@ pub fn shard_ids(dir: &Path) -> Result<Vec<String>, LocalStreamError> {
 /// Reads a shard's complete records with sequence ≥ `from`. Lines that are not
 /// records (torn tails) are skipped; they were never acknowledged.
 pub fn read_shard(dir: &Path, shard_id: &str, from: u64) -> Result<Vec<StoredRecord>, LocalStreamError> {
+    read_shard_limited(dir, shard_id, from, usize::MAX)
+}
+
+/// [`read_shard`], stopping after `max` records.
+pub fn read_shard_limited(
+    dir: &Path,
+    shard_id: &str,
+    from: u64,
+    max: usize,
+) -> Result<Vec<StoredRecord>, LocalStreamError> {
     let shard_dir = dir.join(shard_id);
     let segs = segments(&shard_dir)?;
     let mut out = Vec::new();
@@ -266,6 +276,9 @@ pub fn read_shard(dir: &Path, shard_id: &str, from: u64) -> Result<Vec<StoredRec
                 partition_key: l.pk,
                 data,
             });
+            if out.len() >= max {
+                return Ok(out);
+            }
         }
     }
     Ok(out)

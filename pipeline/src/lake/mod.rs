@@ -1,0 +1,247 @@
+//! The lake: events as Hive-partitioned, ZSTD Parquet on object storage.
+//!
+//! ```text
+//! <root>/events/dt=YYYY-MM-DD/hour=HH/<shard>-<first seq>-<last seq>.parquet
+//! <root>/dead-letter/dt=YYYY-MM-DD/<shard>-<first seq>-<last seq>.jsonl
+//! <root>/_checkpoints/<source>/<shard>.json
+//! ```
+//!
+//! File names derive from the input range, so writing the same records again
+//! overwrites the same files: a replay never duplicates. Each file is put
+//! whole (S3 PUT; a temporary file renamed into place on a local disk), so no
+//! reader ever sees half of one. DuckDB, pyarrow, Athena and Spark read the
+//! layout as it is (`hive_partitioning`).
+
+pub mod consume;
+pub mod decode;
+pub mod kpl;
+mod parquet_file;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+pub use decode::{DeadLetter, Decoded, SourceRecord, decode};
+pub use parquet_file::{encode_parquet, writer_properties};
+
+use crate::event::Event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake location {location:?}: {message}")]
+    Location { location: String, message: String },
+    #[error("lake storage: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("cannot encode Parquet: {0}")]
+    Encode(String),
+    #[error("checkpoint {path} is unreadable: {message}")]
+    Checkpoint { path: String, message: String },
+}
+
+/// The lake root on some object store.
+#[derive(Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    root: StorePath,
+    location: String,
+}
+
+/// One Parquet (or dead-letter) file written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: String,
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+/// What writing one input range did.
+#[derive(Debug, Default, Clone)]
+pub struct WriteReport {
+    pub records: usize,
+    pub events: usize,
+    pub dead_letters: usize,
+    pub files: Vec<WrittenFile>,
+    pub dead_letter_file: Option<WrittenFile>,
+}
+
+impl WriteReport {
+    pub fn bytes(&self) -> usize {
+        self.files.iter().map(|f| f.bytes).sum::<usize>() + self.dead_letter_file.as_ref().map_or(0, |f| f.bytes)
+    }
+}
+
+/// Where a stream consumer has got to in one shard. Moves only forward, and
+/// only after the files covering it are committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub last_sequence: String,
+    /// A range that was being written when the consumer stopped: it is
+    /// re-read and rewritten exactly (same names) before anything newer.
+    pub pending: Option<(String, String)>,
+}
+
+impl Lake {
+    /// `s3://bucket/prefix` (credentials, region and endpoint from the
+    /// standard AWS variables, path-style addressing) or a local directory.
+    pub fn open(location: &str) -> Result<Lake, LakeError> {
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(LakeError::Location { location: location.into(), message: "no bucket".into() });
+            }
+            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").or_else(|_| std::env::var("AWS_ENDPOINT_URL")).ok();
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+            }
+            let store = builder
+                .build()
+                .map_err(|e| LakeError::Location { location: location.into(), message: e.to_string() })?;
+            return Ok(Lake { store: Arc::new(store), root: StorePath::from(prefix), location: location.into() });
+        }
+        Self::local(std::path::Path::new(location))
+    }
+
+    /// A directory on the local file system (created if missing).
+    pub fn local(dir: &std::path::Path) -> Result<Lake, LakeError> {
+        let err = |message: String| LakeError::Location { location: dir.display().to_string(), message };
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|e| err(e.to_string()))?;
+        Ok(Lake { store: Arc::new(store), root: StorePath::from(""), location: dir.display().to_string() })
+    }
+
+    /// A lake on any object store (tests use the in-memory one).
+    pub fn with_store(store: Arc<dyn ObjectStore>, prefix: &str, location: &str) -> Lake {
+        Lake { store, root: StorePath::from(prefix), location: location.into() }
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    fn path(&self, rel: &str) -> StorePath {
+        if self.root.as_ref().is_empty() {
+            StorePath::from(rel)
+        } else {
+            StorePath::from(format!("{}/{rel}", self.root))
+        }
+    }
+
+    /// Decodes `records` (one contiguous range of one shard) and writes the
+    /// events, partitioned by event hour, and the dead letters.
+    pub async fn write(&self, records: &[SourceRecord]) -> Result<WriteReport, LakeError> {
+        let Some((first, last)) = records.first().zip(records.last()) else {
+            return Ok(WriteReport::default());
+        };
+        let name = file_stem(&first.shard_id, &first.sequence, &last.sequence);
+        let decoded = decode(records);
+        let mut report = WriteReport {
+            records: records.len(),
+            events: decoded.events.len(),
+            dead_letters: decoded.dead_letters.len(),
+            ..Default::default()
+        };
+        for ((date, hour), mut events) in partition_by_hour(decoded.events) {
+            // Time order inside a file makes min/max statistics prune well.
+            events.sort_by_key(|e| e.time);
+            let bytes = encode_parquet(&events)?;
+            let rel = format!("events/dt={date}/hour={hour:02}/{name}.parquet");
+            let len = bytes.len();
+            self.store.put(&self.path(&rel), PutPayload::from(bytes)).await?;
+            report.files.push(WrittenFile { path: rel, rows: events.len(), bytes: len });
+        }
+        if let Some(first_dead) = decoded.dead_letters.first() {
+            let mut body = String::new();
+            for d in &decoded.dead_letters {
+                body.push_str(&d.to_line());
+                body.push('\n');
+            }
+            let rel = format!("dead-letter/dt={}/{name}.jsonl", first_dead.arrival.format("%Y-%m-%d"));
+            let len = body.len();
+            self.store.put(&self.path(&rel), PutPayload::from(body.into_bytes())).await?;
+            report.dead_letter_file = Some(WrittenFile { path: rel, rows: decoded.dead_letters.len(), bytes: len });
+        }
+        Ok(report)
+    }
+
+    fn checkpoint_path(&self, source: &str, shard: &str) -> StorePath {
+        self.path(&format!("_checkpoints/{}/{}.json", sanitize(source), sanitize(shard)))
+    }
+
+    pub async fn checkpoint(&self, source: &str, shard: &str) -> Result<Option<Checkpoint>, LakeError> {
+        let path = self.checkpoint_path(source, shard);
+        match self.store.get(&path).await {
+            Ok(got) => {
+                let bytes = got.bytes().await?;
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| LakeError::Checkpoint { path: path.to_string(), message: e.to_string() })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn save_checkpoint(&self, source: &str, shard: &str, checkpoint: &Checkpoint) -> Result<(), LakeError> {
+        let body = serde_json::to_vec(checkpoint).expect("checkpoint serialises");
+        self.store.put(&self.checkpoint_path(source, shard), PutPayload::from(body)).await?;
+        Ok(())
+    }
+
+    /// Every Parquet file under `events/`, sorted.
+    pub async fn event_files(&self) -> Result<Vec<String>, LakeError> {
+        self.list("events").await.map(|v| v.into_iter().filter(|p| p.ends_with(".parquet")).collect())
+    }
+
+    /// Every object under `rel`, relative to the lake root, sorted.
+    pub async fn list(&self, rel: &str) -> Result<Vec<String>, LakeError> {
+        use futures::StreamExt;
+        let prefix = self.path(rel);
+        let mut stream = self.store.list(Some(&prefix));
+        let mut out = Vec::new();
+        let root = self.root.to_string();
+        while let Some(meta) = stream.next().await {
+            let p = meta?.location.to_string();
+            let rel = if root.is_empty() { p } else { p.strip_prefix(&format!("{root}/")).unwrap_or(&p).to_string() };
+            out.push(rel);
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// `<shard>-<first>-<last>`, safe as a file name on every store.
+pub fn file_stem(shard: &str, first: &str, last: &str) -> String {
+    format!("{}-{}-{}", sanitize(shard), sanitize(first), sanitize(last))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+fn partition_by_hour(events: Vec<Event>) -> BTreeMap<(String, u32), Vec<Event>> {
+    let mut out: BTreeMap<(String, u32), Vec<Event>> = BTreeMap::new();
+    for e in events {
+        out.entry(partition_of(e.time)).or_default().push(e);
+    }
+    out
+}
+
+fn partition_of(t: DateTime<Utc>) -> (String, u32) {
+    (format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()), t.hour())
+}
+
+/// Compares sequence numbers: decimal strings of any length (Kinesis
+/// sequence numbers exceed 64 bits).
+pub fn sequence_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}

@@ -1,0 +1,74 @@
+//! `authtrail consume`: the stream into the Parquet lake.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use pipeline::config::Config;
+use pipeline::lake::Lake;
+use pipeline::lake::consume::{Consumer, LocalSource, Summary};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Keep polling for new records instead of exiting when drained.
+    #[arg(long)]
+    follow: bool,
+    /// Lake location (`s3://bucket/prefix` or a directory); default from configuration.
+    #[arg(long)]
+    lake: Option<String>,
+}
+
+pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(config_path)?;
+    let location = args.lake.unwrap_or_else(|| config.lake_location());
+    let lake = Lake::open(&location)?;
+    let consumer =
+        Consumer { source: LocalSource { dir: config.stream_dir() }, lake, batch_records: config.lake.batch_records };
+    let terminal = std::io::stderr().is_terminal();
+    let show = |s: &Summary| {
+        if terminal {
+            eprint!(
+                "\r  {} records → {} events, {} dead letters, {} files, {:.1} MB   ",
+                s.records,
+                s.events,
+                s.dead_letters,
+                s.files,
+                s.bytes as f64 / 1e6
+            );
+        }
+    };
+    let mut total = Summary::default();
+    loop {
+        let s = consumer.drain(show).await?;
+        total.records += s.records;
+        total.events += s.events;
+        total.dead_letters += s.dead_letters;
+        total.files += s.files;
+        total.bytes += s.bytes;
+        total.batches += s.batches;
+        total.duration += s.duration;
+        if !args.follow {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(config.lake.poll_secs)) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    if terminal {
+        eprintln!();
+    }
+    println!(
+        "consumed {} records from {} into {}: {} events, {} dead letters, {} files, {} bytes, {:.2} s",
+        total.records,
+        config.stream_dir().display(),
+        location,
+        total.events,
+        total.dead_letters,
+        total.files,
+        total.bytes,
+        total.duration.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
