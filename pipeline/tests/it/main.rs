@@ -2,6 +2,7 @@
 
 mod enrichment;
 mod kinesis;
+mod lake;
 
 use std::path::PathBuf;
 
