@@ -4,6 +4,7 @@
 
 pub mod cognito;
 pub mod handler;
+pub mod lake_writer;
 pub mod lambda;
 pub mod setup;
 

@@ -346,7 +346,10 @@ pub fn arrow_schema() -> arrow_schema::Schema {
 }
 
 /// Converts events to one Arrow record batch with [`arrow_schema`].
-pub fn to_record_batch(events: &[Event]) -> Result<arrow_array::RecordBatch, serde_arrow::Error> {
+/// Takes events or references to them.
+pub fn to_record_batch<E: std::borrow::Borrow<Event> + Serialize>(
+    events: &[E],
+) -> Result<arrow_array::RecordBatch, serde_arrow::Error> {
     serde_arrow::to_record_batch(arrow_fields(), &events)
 }
 

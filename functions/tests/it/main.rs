@@ -1,4 +1,5 @@
 //! functions integration tests: one test binary, one module per area.
 
 mod handlers;
+mod lake_writer;
 mod lambda;

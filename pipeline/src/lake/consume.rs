@@ -22,6 +22,8 @@ use crate::stream::{read_shard_limited, shard_ids};
 pub enum ConsumeError {
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error(transparent)]
+    Write(#[from] super::WriteFailure),
     #[error("stream source: {0}")]
     Source(String),
 }

@@ -86,18 +86,19 @@ impl DeadLetter {
     }
 }
 
-/// What a batch of records became.
+/// What a batch of records became. Each event and dead letter carries the
+/// index of the input record it came from.
 #[derive(Debug, Default)]
 pub struct Decoded {
-    pub events: Vec<Event>,
-    pub dead_letters: Vec<DeadLetter>,
+    pub events: Vec<(usize, Event)>,
+    pub dead_letters: Vec<(usize, DeadLetter)>,
 }
 
 /// Decodes every record: KPL aggregates are split, each payload parsed and
 /// validated as an [`Event`]; failures become dead letters.
 pub fn decode(records: &[SourceRecord]) -> Decoded {
     let mut out = Decoded { events: Vec::with_capacity(records.len()), dead_letters: Vec::new() };
-    for r in records {
+    for (index, r) in records.iter().enumerate() {
         let dead = |sub_sequence, partition_key: &str, data: &[u8], reason: String| DeadLetter {
             shard_id: r.shard_id.clone(),
             sequence: r.sequence.clone(),
@@ -112,23 +113,22 @@ pub fn decode(records: &[SourceRecord]) -> Decoded {
                 Ok(subs) => {
                     for (i, sub) in subs.iter().enumerate() {
                         match Event::from_json(&sub.data) {
-                            Ok(e) => out.events.push(e),
-                            Err(err) => out.dead_letters.push(dead(
-                                Some(i as u32),
-                                &sub.partition_key,
-                                &sub.data,
-                                err.to_string(),
-                            )),
+                            Ok(e) => out.events.push((index, e)),
+                            Err(err) => {
+                                let reason = err.to_string();
+                                out.dead_letters
+                                    .push((index, dead(Some(i as u32), &sub.partition_key, &sub.data, reason)))
+                            }
                         }
                     }
                 }
-                Err(err) => out.dead_letters.push(dead(None, &r.partition_key, &r.data, err.to_string())),
+                Err(err) => out.dead_letters.push((index, dead(None, &r.partition_key, &r.data, err.to_string()))),
             }
             continue;
         }
         match Event::from_json(&r.data) {
-            Ok(e) => out.events.push(e),
-            Err(err) => out.dead_letters.push(dead(None, &r.partition_key, &r.data, err.to_string())),
+            Ok(e) => out.events.push((index, e)),
+            Err(err) => out.dead_letters.push((index, dead(None, &r.partition_key, &r.data, err.to_string()))),
         }
     }
     out

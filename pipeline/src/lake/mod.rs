@@ -74,6 +74,18 @@ impl WriteReport {
     }
 }
 
+/// A write that stopped part-way.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct WriteFailure {
+    pub error: LakeError,
+    /// Index (into the input) of the first record not known to be written:
+    /// every record before it is in a committed file or dead letter.
+    pub first_unwritten: usize,
+    /// The files that were committed before the failure.
+    pub written: WriteReport,
+}
+
 /// Where a stream consumer has got to in one shard. Moves only forward, and
 /// only after the files covering it are committed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,8 +148,10 @@ impl Lake {
     }
 
     /// Decodes `records` (one contiguous range of one shard) and writes the
-    /// events, partitioned by event hour, and the dead letters.
-    pub async fn write(&self, records: &[SourceRecord]) -> Result<WriteReport, LakeError> {
+    /// events, partitioned by event hour, and the dead letters. On failure it
+    /// tells the first input record not known to be written, so a caller can
+    /// retry from there (the Lambda partial-batch response).
+    pub async fn write(&self, records: &[SourceRecord]) -> Result<WriteReport, WriteFailure> {
         let Some((first, last)) = records.first().zip(records.last()) else {
             return Ok(WriteReport::default());
         };
@@ -149,24 +163,44 @@ impl Lake {
             dead_letters: decoded.dead_letters.len(),
             ..Default::default()
         };
-        for ((date, hour), mut events) in partition_by_hour(decoded.events) {
+        let partitions: Vec<_> = partition_by_hour(decoded.events).into_iter().collect();
+        // Unwritten from partition `i` on: the smallest record index there.
+        let first_unwritten = |from: usize| {
+            partitions[from..]
+                .iter()
+                .flat_map(|(_, evs)| evs.iter().map(|(i, _)| *i))
+                .chain(decoded.dead_letters.iter().map(|(i, _)| *i))
+                .min()
+                .unwrap_or(0)
+        };
+        for (n, ((date, hour), events)) in partitions.iter().enumerate() {
+            let mut events: Vec<&Event> = events.iter().map(|(_, e)| e).collect();
             // Time order inside a file makes min/max statistics prune well.
             events.sort_by_key(|e| e.time);
-            let bytes = encode_parquet(&events)?;
             let rel = format!("events/dt={date}/hour={hour:02}/{name}.parquet");
-            let len = bytes.len();
-            self.store.put(&self.path(&rel), PutPayload::from(bytes)).await?;
-            report.files.push(WrittenFile { path: rel, rows: events.len(), bytes: len });
+            let put = async {
+                let bytes = encode_parquet(&events)?;
+                let len = bytes.len();
+                self.store.put(&self.path(&rel), PutPayload::from(bytes)).await?;
+                Ok::<usize, LakeError>(len)
+            };
+            match put.await {
+                Ok(len) => report.files.push(WrittenFile { path: rel, rows: events.len(), bytes: len }),
+                Err(error) => return Err(WriteFailure { error, first_unwritten: first_unwritten(n), written: report }),
+            }
         }
-        if let Some(first_dead) = decoded.dead_letters.first() {
+        if let Some((_, first_dead)) = decoded.dead_letters.first() {
             let mut body = String::new();
-            for d in &decoded.dead_letters {
+            for (_, d) in &decoded.dead_letters {
                 body.push_str(&d.to_line());
                 body.push('\n');
             }
             let rel = format!("dead-letter/dt={}/{name}.jsonl", first_dead.arrival.format("%Y-%m-%d"));
             let len = body.len();
-            self.store.put(&self.path(&rel), PutPayload::from(body.into_bytes())).await?;
+            if let Err(e) = self.store.put(&self.path(&rel), PutPayload::from(body.into_bytes())).await {
+                let first_unwritten = first_unwritten(partitions.len());
+                return Err(WriteFailure { error: e.into(), first_unwritten, written: report });
+            }
             report.dead_letter_file = Some(WrittenFile { path: rel, rows: decoded.dead_letters.len(), bytes: len });
         }
         Ok(report)
@@ -227,10 +261,10 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-fn partition_by_hour(events: Vec<Event>) -> BTreeMap<(String, u32), Vec<Event>> {
-    let mut out: BTreeMap<(String, u32), Vec<Event>> = BTreeMap::new();
-    for e in events {
-        out.entry(partition_of(e.time)).or_default().push(e);
+fn partition_by_hour(events: Vec<(usize, Event)>) -> BTreeMap<(String, u32), Vec<(usize, Event)>> {
+    let mut out: BTreeMap<(String, u32), Vec<(usize, Event)>> = BTreeMap::new();
+    for (i, e) in events {
+        out.entry(partition_of(e.time)).or_default().push((i, e));
     }
     out
 }

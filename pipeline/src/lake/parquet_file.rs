@@ -21,7 +21,7 @@ pub fn writer_properties() -> WriterProperties {
 }
 
 /// Encodes `events` with the one event schema.
-pub fn encode_parquet(events: &[Event]) -> Result<Vec<u8>, LakeError> {
+pub fn encode_parquet(events: &[&Event]) -> Result<Vec<u8>, LakeError> {
     let batch = event::to_record_batch(events).map_err(|e| LakeError::Encode(e.to_string()))?;
     let mut out = Vec::with_capacity(events.len() * 64 + 4096);
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(writer_properties()))
