@@ -1,1 +1,57 @@
+//! SQL over the lake: a DataFusion session with the lake's tables
+//! registered. The risk-scoring SQL and the report catalogue build on it.
 
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use pipeline::lake::Lake;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("query engine: {0}")]
+    Engine(#[from] DataFusionError),
+    #[error("lake location {0:?} is not a valid URL")]
+    Url(String),
+}
+
+/// A DataFusion session over one lake.
+pub struct LakeSession {
+    ctx: SessionContext,
+}
+
+impl LakeSession {
+    /// Registers `events`: every Parquet file under `events/`, with the Hive
+    /// partition columns `dt` (`YYYY-MM-DD`) and `hour` (`HH`) as strings so
+    /// that filters on them prune whole directories.
+    pub async fn open(lake: &Lake) -> Result<LakeSession, QueryError> {
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        if let Some((base, store)) = lake.store_for_engines() {
+            let url = url::Url::parse(&base).map_err(|_| QueryError::Url(base.clone()))?;
+            ctx.register_object_store(&url, store);
+        }
+        let table_url = ListingTableUrl::parse(lake.url_of("events"))?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![("dt".to_string(), DataType::Utf8), ("hour".to_string(), DataType::Utf8)]);
+        // The schema is known (the one event definition): no inference pass.
+        let schema = Arc::new(pipeline::event::arrow_schema());
+        let config = ListingTableConfig::new(table_url).with_listing_options(options).with_schema(schema);
+        ctx.register_table("events", Arc::new(ListingTable::try_new(config)?))?;
+        Ok(LakeSession { ctx })
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs one SQL statement and collects its result.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+}

@@ -5,9 +5,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pipeline::config::Config;
+use pipeline::config::{Config, StreamKind};
 use pipeline::lake::Lake;
-use pipeline::lake::consume::{Consumer, LocalSource, Summary};
+use pipeline::lake::consume::{AnySource, Consumer, LocalSource, Summary};
+use pipeline::lake::kinesis_source::KinesisSource;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,8 +24,17 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let config = Config::from_env(config_path)?;
     let location = args.lake.unwrap_or_else(|| config.lake_location());
     let lake = Lake::open(&location)?;
-    let consumer =
-        Consumer { source: LocalSource { dir: config.stream_dir() }, lake, batch_records: config.lake.batch_records };
+    let (source, from) = match config.stream.kind {
+        StreamKind::Local => {
+            (AnySource::Local(LocalSource { dir: config.stream_dir() }), config.stream_dir().display().to_string())
+        }
+        StreamKind::Kinesis => {
+            let stream = config.stream.kinesis_stream.clone().unwrap_or_default();
+            let client = pipeline::stream::kinesis_client().await;
+            (AnySource::Kinesis(KinesisSource::new(client, &stream)), format!("Kinesis stream {stream}"))
+        }
+    };
+    let consumer = Consumer { source, lake, batch_records: config.lake.batch_records };
     let terminal = std::io::stderr().is_terminal();
     let show = |s: &Summary| {
         if terminal {
@@ -62,7 +72,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     println!(
         "consumed {} records from {} into {}: {} events, {} dead letters, {} files, {} bytes, {:.2} s",
         total.records,
-        config.stream_dir().display(),
+        from,
         location,
         total.events,
         total.dead_letters,

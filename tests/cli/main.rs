@@ -3,6 +3,7 @@
 //! kinesalite.
 
 mod context;
+mod crash;
 mod demo;
 mod geoip;
 mod invoke;

@@ -220,3 +220,39 @@ impl StreamSource for LocalSource {
         Ok(records.into_iter().filter(|r| r.sequence <= last).map(Self::to_source).collect())
     }
 }
+
+/// The source chosen by configuration.
+pub enum AnySource {
+    Local(LocalSource),
+    Kinesis(super::kinesis_source::KinesisSource),
+}
+
+impl StreamSource for AnySource {
+    fn name(&self) -> String {
+        match self {
+            AnySource::Local(s) => s.name(),
+            AnySource::Kinesis(s) => s.name(),
+        }
+    }
+
+    async fn shards(&self) -> Result<Vec<ShardInfo>, ConsumeError> {
+        match self {
+            AnySource::Local(s) => s.shards().await,
+            AnySource::Kinesis(s) => s.shards().await,
+        }
+    }
+
+    async fn read(&self, shard: &str, after: Option<&str>, max: usize) -> Result<Page, ConsumeError> {
+        match self {
+            AnySource::Local(s) => s.read(shard, after, max).await,
+            AnySource::Kinesis(s) => s.read(shard, after, max).await,
+        }
+    }
+
+    async fn read_range(&self, shard: &str, first: &str, last: &str) -> Result<Vec<SourceRecord>, ConsumeError> {
+        match self {
+            AnySource::Local(s) => s.read_range(shard, first, last).await,
+            AnySource::Kinesis(s) => s.read_range(shard, first, last).await,
+        }
+    }
+}

@@ -14,6 +14,7 @@
 
 pub mod consume;
 pub mod decode;
+pub mod kinesis_source;
 pub mod kpl;
 mod parquet_file;
 
@@ -48,6 +49,11 @@ pub struct Lake {
     store: Arc<dyn ObjectStore>,
     root: StorePath,
     location: String,
+    /// The root as a URL for query engines: `file:///abs/dir` or `s3://bucket/prefix`.
+    url: String,
+    /// Whether query engines must be handed `store` (S3) or use their own
+    /// file-system store (local).
+    remote: bool,
 }
 
 /// One Parquet (or dead-letter) file written.
@@ -113,7 +119,15 @@ impl Lake {
             let store = builder
                 .build()
                 .map_err(|e| LakeError::Location { location: location.into(), message: e.to_string() })?;
-            return Ok(Lake { store: Arc::new(store), root: StorePath::from(prefix), location: location.into() });
+            let url = format!("s3://{bucket}/{}", prefix.trim_end_matches('/'));
+            let url = url.trim_end_matches('/').to_string();
+            return Ok(Lake {
+                store: Arc::new(store),
+                root: StorePath::from(prefix),
+                location: location.into(),
+                url,
+                remote: true,
+            });
         }
         Self::local(std::path::Path::new(location))
     }
@@ -122,13 +136,40 @@ impl Lake {
     pub fn local(dir: &std::path::Path) -> Result<Lake, LakeError> {
         let err = |message: String| LakeError::Location { location: dir.display().to_string(), message };
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|e| err(e.to_string()))?;
-        Ok(Lake { store: Arc::new(store), root: StorePath::from(""), location: dir.display().to_string() })
+        let abs = dir.canonicalize().map_err(|e| err(e.to_string()))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&abs).map_err(|e| err(e.to_string()))?;
+        Ok(Lake {
+            store: Arc::new(store),
+            root: StorePath::from(""),
+            location: dir.display().to_string(),
+            url: format!("file://{}", abs.display()),
+            remote: false,
+        })
     }
 
     /// A lake on any object store (tests use the in-memory one).
     pub fn with_store(store: Arc<dyn ObjectStore>, prefix: &str, location: &str) -> Lake {
-        Lake { store, root: StorePath::from(prefix), location: location.into() }
+        let url = format!("memory:///{prefix}");
+        Lake { store, root: StorePath::from(prefix), location: location.into(), url, remote: true }
+    }
+
+    /// The URL of `rel` under the root, with a trailing `/` (a directory),
+    /// for query engines.
+    pub fn url_of(&self, rel: &str) -> String {
+        format!("{}/{}/", self.url, rel.trim_matches('/'))
+    }
+
+    /// The store a query engine must use for [`Lake::url_of`] URLs, with the
+    /// URL it is registered under; `None` for the local file system, which
+    /// engines read themselves.
+    pub fn store_for_engines(&self) -> Option<(String, Arc<dyn ObjectStore>)> {
+        if !self.remote {
+            return None;
+        }
+        // Register at scheme://authority; paths carry the prefix.
+        let end = self.url.find("://").map(|i| i + 3).unwrap_or(0);
+        let authority_end = self.url[end..].find('/').map_or(self.url.len(), |i| end + i);
+        Some((self.url[..authority_end].to_string(), self.store.clone()))
     }
 
     pub fn location(&self) -> &str {

@@ -185,3 +185,69 @@ async fn an_unanswering_endpoint_is_cut_off_at_the_budget() {
     assert!(elapsed < Duration::from_millis(1500), "took {elapsed:?}");
     hold.abort();
 }
+
+#[tokio::test]
+async fn poller_reads_a_stream_split_mid_run_exactly_once() {
+    use pipeline::lake::Lake;
+    use pipeline::lake::consume::Consumer;
+    use pipeline::lake::kinesis_source::KinesisSource;
+
+    let client = client().await;
+    let name = unique_name("split");
+    create_stream(&client, &name, 1).await;
+    let sink = KinesisSink::new(SdkPutRecords::new(client.clone(), &name), Duration::from_secs(4));
+    let emit = |range: std::ops::Range<usize>| {
+        let records: Vec<Record> =
+            range.map(super::lake::event).map(|e| Record { partition_key: e.user_key(), data: e.to_json() }).collect();
+        async move { records }
+    };
+    let first = emit(0..300).await;
+    assert!(sink.emit(&first).await.iter().all(|r| r.is_ok()));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::local(tmp.path()).unwrap();
+    let consumer =
+        Consumer { source: KinesisSource::new(client.clone(), &name), lake: lake.clone(), batch_records: 128 };
+    assert_eq!(consumer.drain(|_| {}).await.unwrap().records, 300);
+
+    // Split the only shard in two, then write more: they go to the children.
+    let parent = client.list_shards().stream_name(&name).send().await.unwrap().shards()[0].shard_id().to_string();
+    client
+        .split_shard()
+        .stream_name(&name)
+        .shard_to_split(&parent)
+        .new_starting_hash_key("170141183460469231731687303715884105728")
+        .send()
+        .await
+        .expect("SplitShard");
+    for _ in 0..100 {
+        let d = client.describe_stream_summary().stream_name(&name).send().await.unwrap();
+        if d.stream_description_summary().map(|s| s.stream_status().as_str()) == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = emit(300..600).await;
+    assert!(sink.emit(&second).await.iter().all(|r| r.is_ok()));
+
+    let s = consumer.drain(|_| {}).await.unwrap();
+    assert_eq!(s.records, 300, "only the new records, from the children");
+    let checkpoints = lake.list("_checkpoints").await.unwrap();
+    assert_eq!(checkpoints.len(), 3, "parent and both children: {checkpoints:?}");
+
+    let mut ids = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    for f in lake.event_files().await.unwrap() {
+        let file = std::fs::File::open(tmp.path().join(&f)).unwrap();
+        for batch in
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap()
+        {
+            for e in pipeline::event::from_record_batch(&batch.unwrap()).unwrap() {
+                rows += 1;
+                ids.insert(e.event_id);
+            }
+        }
+    }
+    assert_eq!((rows, ids.len()), (600, 600), "every event exactly once");
+    assert_eq!(consumer.drain(|_| {}).await.unwrap().records, 0);
+}
