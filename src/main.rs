@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Send built-in, real-shaped sign-ins through both triggers into the local stream.
     Demo(cmd::demo::Args),
+    /// Merge the small files of a lake partition into one file per hour.
+    Compact(cmd::compact::Args),
     /// Write the stream into the Parquet lake (drain and exit, or --follow).
     Consume(cmd::consume::Args),
     /// Run a trigger handler on one raw Cognito event and print the emitted event.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(cli.config.as_deref(), args).await,
+            Command::Compact(args) => cmd::compact::run(cli.config.as_deref(), args).await,
             Command::Consume(args) => cmd::consume::run(cli.config.as_deref(), args).await,
             Command::Invoke(args) => cmd::invoke::run(cli.config.as_deref(), args).await,
             Command::Context(c) => cmd::context::run(c),

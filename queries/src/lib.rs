@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+pub use datafusion;
+
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;

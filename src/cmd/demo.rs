@@ -12,6 +12,8 @@ use pipeline::clock::FixedClock;
 use pipeline::config::Config;
 use pipeline::context::{ContextVerifier, SignInContext};
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, MaxMindCity};
+use pipeline::lake::Lake;
+use pipeline::lake::consume::{Consumer, LocalSource};
 use pipeline::stream::{EventSink, LocalStream, read_shard, shard_ids};
 use pipeline::telemetry::LineOut;
 use serde_json::{Value, json};
@@ -37,7 +39,7 @@ const CURL: &str = "curl/8.5.0";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Remove the local stream first.
+    /// Remove the local stream and lake first.
     #[arg(long)]
     fresh: bool,
     /// Print every emitted event as JSON too.
@@ -257,8 +259,12 @@ fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
 pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(config_path)?;
     let stream_dir = config.stream_dir();
-    if args.fresh && stream_dir.exists() {
-        std::fs::remove_dir_all(&stream_dir).with_context(|| format!("cannot remove {}", stream_dir.display()))?;
+    if args.fresh {
+        for dir in [stream_dir.clone(), config.lake_location().into()] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
     }
     let start = Utc::now() - Duration::hours(1);
     let handler = Handler {
@@ -357,9 +363,26 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         println!("  {}/{shard}: {n} records", stream_dir.display());
     }
     println!("  ({total} records in the stream in all, across runs)");
+
+    // The stream's next stop: the Parquet lake.
+    drop(handler);
+    let location = config.lake_location();
+    let consumer = Consumer {
+        source: LocalSource { dir: stream_dir.clone() },
+        lake: Lake::open(&location)?,
+        batch_records: config.lake.batch_records,
+    };
+    let s = consumer.drain(|_| {}).await?;
+    println!(
+        "\nlake writer: {} new records → {} events, {} dead letters, {} Parquet files ({} bytes) in {location}",
+        s.records, s.events, s.dead_letters, s.files, s.bytes
+    );
     println!(
         "\nlook inside:  jq -c '.data | {{event_type, username, geo_city, context_status}}' {}/shard-*/*.jsonl",
         stream_dir.display()
+    );
+    println!(
+        "query:        duckdb -c \"SELECT event_type, username, geo_city FROM read_parquet('{location}/events/**/*.parquet', hive_partitioning=true)\""
     );
     println!("one lookup:   authtrail geoip lookup 81.2.69.142");
     Ok(ExitCode::SUCCESS)

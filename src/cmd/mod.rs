@@ -1,3 +1,4 @@
+pub mod compact;
 pub mod consume;
 pub mod context;
 pub mod demo;

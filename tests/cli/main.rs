@@ -7,6 +7,7 @@ mod crash;
 mod demo;
 mod geoip;
 mod invoke;
+mod lake;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -12,6 +12,7 @@
 //! reader ever sees half of one. DuckDB, pyarrow, Athena and Spark read the
 //! layout as it is (`hive_partitioning`).
 
+mod compact;
 pub mod consume;
 pub mod decode;
 pub mod kinesis_source;
@@ -26,6 +27,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+pub use compact::CompactedHour;
 pub use decode::{DeadLetter, Decoded, SourceRecord, decode};
 pub use parquet_file::{encode_parquet, writer_properties};
 
