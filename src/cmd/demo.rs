@@ -377,6 +377,13 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         "\nlake writer: {} new records → {} events, {} dead letters, {} Parquet files ({} bytes) in {location}",
         s.records, s.events, s.dead_letters, s.files, s.bytes
     );
+
+    // And SQL over the history, with DataFusion.
+    let sql = "SELECT event_type, context_status, count(*) AS events, count(DISTINCT username) AS users \
+               FROM events GROUP BY event_type, context_status ORDER BY event_type, context_status";
+    let session = queries::LakeSession::open(&consumer.lake).await?;
+    let table = queries::datafusion::arrow::util::pretty::pretty_format_batches(&session.sql(sql).await?)?;
+    println!("\n{sql}\n{table}");
     println!(
         "\nlook inside:  jq -c '.data | {{event_type, username, geo_city, context_status}}' {}/shard-*/*.jsonl",
         stream_dir.display()
