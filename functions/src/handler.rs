@@ -137,11 +137,14 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
         let anon = enrichment.network.anonymous;
         let device = ctx.user_agent.as_deref().map(parse_user_agent).unwrap_or_default();
 
+        let verified_nonce = ctx.nonce.as_deref().filter(|_| ctx.status == ContextStatus::Verified);
         let event_type = trigger.event_type();
         let is_attempt = event_type == EventType::Attempt;
         Ok(Event {
             schema_version: SCHEMA_VERSION,
-            event_id: event::event_id(event_type, pool, username, ctx.nonce.as_deref(), now),
+            // Only a signed nonce may make two invocations one event: an
+            // unsigned one would let a client merge its guesses into one id.
+            event_id: event::event_id(event_type, pool, username, verified_nonce, now),
             event_type,
             time: now,
             trigger_source: source.map(str::to_string),

@@ -32,7 +32,7 @@ fn by_shard(event: KinesisEvent) -> Vec<(String, Vec<SourceRecord>)> {
 }
 
 /// Writes one batch; the response lists the first unwritten record per shard.
-pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &LineOut) -> KinesisEventResponse {
+pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &LineOut, namespace: &str) -> KinesisEventResponse {
     let started = std::time::Instant::now();
     let mut response = KinesisEventResponse::default();
     let mut total = WriteReport::default();
@@ -55,7 +55,7 @@ pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &LineOut) -> Kine
         }
     }
     metrics.write(emf_line(
-        "authtrail",
+        namespace,
         "lake-writer",
         chrono::Utc::now().timestamp_millis(),
         &[

@@ -49,8 +49,14 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         }
     };
     let mut total = Summary::default();
+    // One Ctrl-C listener for the whole run, so a signal during a drain is
+    // not lost. Stopping mid-batch is safe: the pending range is redone.
+    let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        let s = consumer.drain(show).await?;
+        let s = tokio::select! {
+            s = consumer.drain(show) => s?,
+            _ = &mut stop => break,
+        };
         total.records += s.records;
         total.events += s.events;
         total.dead_letters += s.dead_letters;
@@ -63,7 +69,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(config.lake.poll_secs)) => {}
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
         }
     }
     if terminal {

@@ -12,10 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env(None)?;
     let lake = Lake::open(&config.lake_location())?;
     let metrics = if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard };
+    let namespace: &'static str = Box::leak(config.metrics.namespace.clone().into_boxed_str());
     let (lake, metrics) = (&*Box::leak(Box::new(lake)), &*Box::leak(Box::new(metrics)));
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>| async move {
-            Ok::<_, lambda_runtime::Error>(functions::lake_writer::handle(lake, ev.payload, metrics).await)
+            Ok::<_, lambda_runtime::Error>(functions::lake_writer::handle(lake, ev.payload, metrics, namespace).await)
         },
     ))
     .await

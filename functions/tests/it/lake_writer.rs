@@ -16,7 +16,7 @@ async fn bad_records_are_dead_letters_not_failures() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::local(tmp.path()).unwrap();
     let metrics = LineOut::memory();
-    let response = functions::lake_writer::handle(&lake, batch(), &metrics).await;
+    let response = functions::lake_writer::handle(&lake, batch(), &metrics, "authtrail").await;
     assert!(response.batch_item_failures.is_empty());
     let files = lake.event_files().await.unwrap();
     assert_eq!(files.len(), 3, "{files:?}");
@@ -41,7 +41,7 @@ async fn a_failed_write_reports_its_first_unwritten_record() {
     let lake = Lake::local(tmp.path()).unwrap();
     let event = batch();
     let sequences: Vec<String> = event.records.iter().map(|r| r.kinesis.sequence_number.clone()).collect();
-    let response = functions::lake_writer::handle(&lake, event, &LineOut::Discard).await;
+    let response = functions::lake_writer::handle(&lake, event, &LineOut::Discard, "authtrail").await;
     // Record 0 (22:00) is committed; record 1 (23:00) is the first not written.
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some(sequences[1].as_str()));

@@ -74,6 +74,8 @@ pub struct Summary {
     pub bytes: usize,
     pub batches: usize,
     pub duration: Duration,
+    /// The shard of the latest batch (progress callbacks see the order).
+    pub last_shard: String,
 }
 
 impl Summary {
@@ -120,8 +122,14 @@ impl<S: StreamSource> Consumer<S> {
                 if closed {
                     done.push(shard.id);
                 } else {
-                    // An open parent: its children must wait for a later run.
-                    remaining.retain(|s| !s.parents.contains(&shard.id));
+                    // An open parent: its descendants must wait for a later run.
+                    let mut blocked = vec![shard.id.clone()];
+                    while let Some(b) = blocked.pop() {
+                        let (children, rest): (Vec<ShardInfo>, Vec<ShardInfo>) =
+                            remaining.drain(..).partition(|s| s.parents.contains(&b));
+                        remaining = rest;
+                        blocked.extend(children.into_iter().map(|c| c.id));
+                    }
                 }
             }
         }
@@ -142,6 +150,7 @@ impl<S: StreamSource> Consumer<S> {
             // A previous run stopped mid-write: redo exactly that range.
             let records = self.source.read_range(shard, first, last).await?;
             summary.add(&self.lake.write(&records).await?);
+            summary.last_shard = shard.to_string();
             let done = Checkpoint { last_sequence: last.clone(), pending: None };
             self.lake.save_checkpoint(&source, shard, &done).await?;
             checkpoint = Some(done);
@@ -161,6 +170,7 @@ impl<S: StreamSource> Consumer<S> {
             let pending = Checkpoint { last_sequence: previous, pending: Some((first, last.clone())) };
             self.lake.save_checkpoint(&source, shard, &pending).await?;
             summary.add(&self.lake.write(&page.records).await?);
+            summary.last_shard = shard.to_string();
             self.lake
                 .save_checkpoint(&source, shard, &Checkpoint { last_sequence: last.clone(), pending: None })
                 .await?;
@@ -179,10 +189,17 @@ pub struct LocalSource {
 }
 
 impl LocalSource {
-    fn to_source(r: crate::stream::StoredRecord) -> SourceRecord {
+    /// The stream's identity: it names the checkpoints and prefixes the shard
+    /// in lake file names, so a recreated stream (sequences from 0 again)
+    /// neither skips records nor overwrites the old stream's files.
+    fn id(&self) -> String {
+        crate::stream::stream_id(&self.dir, false).unwrap_or_default()
+    }
+
+    fn to_source(&self, id: &str, r: crate::stream::StoredRecord) -> SourceRecord {
         let arrival = DateTime::parse_from_rfc3339(&r.arrived).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
         SourceRecord {
-            shard_id: r.shard_id,
+            shard_id: if id.is_empty() { r.shard_id } else { format!("{id}-{}", r.shard_id) },
             sequence: r.sequence.to_string(),
             partition_key: r.partition_key,
             data: r.data,
@@ -197,7 +214,10 @@ impl LocalSource {
 
 impl StreamSource for LocalSource {
     fn name(&self) -> String {
-        "local".into()
+        match self.id() {
+            id if id.is_empty() => "local".into(),
+            id => format!("local-{id}"),
+        }
     }
 
     async fn shards(&self) -> Result<Vec<ShardInfo>, ConsumeError> {
@@ -209,7 +229,8 @@ impl StreamSource for LocalSource {
         let from = after.map(Self::parse).transpose()?.map_or(0, |a| a + 1);
         let records =
             read_shard_limited(&self.dir, shard, from, max).map_err(|e| ConsumeError::Source(e.to_string()))?;
-        Ok(Page { records: records.into_iter().map(Self::to_source).collect(), end_of_shard: false })
+        let id = self.id();
+        Ok(Page { records: records.into_iter().map(|r| self.to_source(&id, r)).collect(), end_of_shard: false })
     }
 
     async fn read_range(&self, shard: &str, first: &str, last: &str) -> Result<Vec<SourceRecord>, ConsumeError> {
@@ -217,7 +238,8 @@ impl StreamSource for LocalSource {
         let count = usize::try_from(last.saturating_sub(first) + 1).unwrap_or(usize::MAX);
         let records =
             read_shard_limited(&self.dir, shard, first, count).map_err(|e| ConsumeError::Source(e.to_string()))?;
-        Ok(records.into_iter().filter(|r| r.sequence <= last).map(Self::to_source).collect())
+        let id = self.id();
+        Ok(records.into_iter().filter(|r| r.sequence <= last).map(|r| self.to_source(&id, r)).collect())
     }
 }
 

@@ -13,8 +13,10 @@ use super::{SourceRecord, sequence_cmp};
 
 /// GetRecords returns at most 10 000 records per call.
 const MAX_PER_CALL: usize = 10_000;
-/// Throttled or failing calls are retried this often before giving up.
+/// Throttled or failing calls are retried this often in a row before giving up.
 const MAX_RETRIES: u32 = 8;
+/// GetRecords allows 5 calls per second per shard: pace consecutive calls.
+const GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct KinesisSource {
     client: Client,
@@ -67,22 +69,30 @@ impl KinesisSource {
             (None, Some(a)) => (ShardIteratorType::AfterSequenceNumber, Some(a)),
             (None, None) => (ShardIteratorType::TrimHorizon, None),
         };
-        let mut iterator = self.iterator(shard, kind, seq).await?;
+        let mut iterator = self.iterator(shard, kind.clone(), seq).await?;
         let mut page = Page::default();
         let mut throttles = 0;
+        let mut last_call: Option<std::time::Instant> = None;
         while let Some(it) = iterator.take() {
+            if let Some(wait) = last_call.map(|t| GET_RECORDS_INTERVAL.saturating_sub(t.elapsed())) {
+                tokio::time::sleep(wait).await;
+            }
+            last_call = Some(std::time::Instant::now());
             let limit = (max - page.records.len()).min(MAX_PER_CALL) as i32;
             let got = match self.client.get_records().shard_iterator(&it).limit(limit).send().await {
-                Ok(got) => got,
+                Ok(got) => {
+                    throttles = 0;
+                    got
+                }
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
-                    // Start again after the last record we hold.
-                    let last = page.records.last().map(|r| r.sequence.clone()).or(after.map(str::to_string));
-                    let kind = if last.is_some() {
-                        ShardIteratorType::AfterSequenceNumber
-                    } else {
-                        ShardIteratorType::TrimHorizon
+                    // Start again after the last record we hold, or where
+                    // this read started when it holds none yet.
+                    iterator = match page.records.last() {
+                        Some(last) => {
+                            self.iterator(shard, ShardIteratorType::AfterSequenceNumber, Some(&last.sequence)).await?
+                        }
+                        None => self.iterator(shard, kind.clone(), seq).await?,
                     };
-                    iterator = self.iterator(shard, kind, last.as_deref()).await?;
                     continue;
                 }
                 Err(e) if throttled(&e) && throttles < MAX_RETRIES => {

@@ -135,9 +135,9 @@ impl<A: PutRecordsApi> EventSink for KinesisSink<A> {
         let mut pending: Vec<usize> = (0..records.len()).collect();
         let mut attempt: u32 = 0;
         while !pending.is_empty() {
-            let Some(remaining) = self.budget.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
+            if start.elapsed() >= self.budget {
                 break;
-            };
+            }
             let mut still = Vec::new();
             for chunk in Self::chunks(records, &pending) {
                 let Some(remaining) = self.budget.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
@@ -177,7 +177,7 @@ impl<A: PutRecordsApi> EventSink for KinesisSink<A> {
             }
             // Full jitter: sleep a random time up to base·2^attempt, within budget.
             let cap = self.base_backoff.saturating_mul(1 << attempt.min(6));
-            let sleep = cap.mul_f64(fastrand::f64()).min(remaining.saturating_sub(start.elapsed().min(remaining)));
+            let sleep = cap.mul_f64(fastrand::f64()).min(self.budget.saturating_sub(start.elapsed()));
             tokio::time::sleep(sleep).await;
             attempt += 1;
         }

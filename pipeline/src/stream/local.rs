@@ -46,6 +46,7 @@ struct Shard {
 
 pub struct LocalStream {
     dir: PathBuf,
+    id: String,
     shards: Vec<Mutex<Shard>>,
     fsync: bool,
 }
@@ -85,15 +86,21 @@ impl LocalStream {
     /// Opens (creating if needed) a stream of `shards` shards under `dir`.
     pub fn open(dir: &Path, shards: u32, fsync: bool) -> Result<Self, LocalStreamError> {
         let shards = shards.max(1);
+        let id = stream_id(dir, true)?;
         let mut out = Vec::with_capacity(shards as usize);
         for i in 0..shards {
             out.push(Mutex::new(Shard::open(&dir.join(shard_name(i)))?));
         }
-        Ok(LocalStream { dir: dir.to_path_buf(), shards: out, fsync })
+        Ok(LocalStream { dir: dir.to_path_buf(), id, shards: out, fsync })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// This stream's identity (see [`stream_id`]).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     fn shard_for(&self, partition_key: &str) -> usize {
@@ -117,7 +124,12 @@ impl LocalStream {
             shard.roll(seq)?;
         }
         let path = shard.dir.clone();
-        shard.file.write_all(&line).map_err(io_err(&path))?;
+        if let Err(e) = shard.file.write_all(&line) {
+            // Cut off whatever part of the line reached the file, so the
+            // next append starts on a clean line.
+            let _ = shard.file.set_len(shard.segment_len);
+            return Err(io_err(&path)(e));
+        }
         if self.fsync {
             shard.file.sync_data().map_err(io_err(&path))?;
         }
@@ -134,6 +146,30 @@ impl EventSink for LocalStream {
 
     fn describe(&self) -> String {
         format!("local stream {} ({} shards)", self.dir.display(), self.shards.len())
+    }
+}
+
+/// A stream directory's identity, written once when it is created: a stream
+/// deleted and created again restarts its sequence numbers, and its identity
+/// keeps the lake from mistaking the new records for old ones.
+pub fn stream_id(dir: &Path, create: bool) -> Result<String, LocalStreamError> {
+    let path = dir.join("STREAM_ID");
+    match fs::read_to_string(&path) {
+        Ok(id) => Ok(id.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            let id = format!("{:08x}", fastrand::u32(..));
+            // create_new: two processes racing to create agree on the winner.
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => f.write_all(id.as_bytes()).map(|_| id).map_err(io_err(&path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    fs::read_to_string(&path).map(|s| s.trim().to_string()).map_err(io_err(&path))
+                }
+                Err(e) => Err(io_err(&path)(e)),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(io_err(&path)(e)),
     }
 }
 
@@ -207,14 +243,21 @@ fn scan_tail(path: &Path) -> Result<(Option<u64>, u64), LocalStreamError> {
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
     file.read_to_end(&mut bytes).map_err(io_err(path))?;
-    let valid_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let last = bytes[..valid_len]
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .next_back()
-        .and_then(|l| serde_json::from_slice::<LineIn>(l).ok())
-        .map(|l| l.seq);
-    Ok((last, valid_len as u64))
+    // Walk back to the last line that is a whole record: anything after it
+    // (a torn write) was never acknowledged and is cut away on open.
+    let mut end = bytes.len();
+    while end > 0 {
+        let line_end = match bytes[..end].iter().rposition(|&b| b == b'\n') {
+            Some(i) => i,
+            None => break,
+        };
+        let start = bytes[..line_end].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if let Ok(l) = serde_json::from_slice::<LineIn>(&bytes[start..line_end]) {
+            return Ok((Some(l.seq), line_end as u64 + 1));
+        }
+        end = start;
+    }
+    Ok((None, 0))
 }
 
 /// The shard ids present under a stream directory.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 pub use kinesis::{EntryOutcome, KinesisSink, PutRecordsApi, SdkPutRecords, kinesis_client};
-pub use local::{LocalStream, LocalStreamError, StoredRecord, read_shard, read_shard_limited, shard_ids};
+pub use local::{LocalStream, LocalStreamError, StoredRecord, read_shard, read_shard_limited, shard_ids, stream_id};
 
 /// One record for the stream: the partition key (the user key) and the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

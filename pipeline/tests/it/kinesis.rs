@@ -187,7 +187,7 @@ async fn an_unanswering_endpoint_is_cut_off_at_the_budget() {
 }
 
 #[tokio::test]
-async fn poller_reads_a_stream_split_mid_run_exactly_once() {
+async fn poller_reads_a_split_stream_parents_first_exactly_once() {
     use pipeline::lake::Lake;
     use pipeline::lake::consume::Consumer;
     use pipeline::lake::kinesis_source::KinesisSource;
@@ -203,12 +203,6 @@ async fn poller_reads_a_stream_split_mid_run_exactly_once() {
     };
     let first = emit(0..300).await;
     assert!(sink.emit(&first).await.iter().all(|r| r.is_ok()));
-
-    let tmp = tempfile::tempdir().unwrap();
-    let lake = Lake::local(tmp.path()).unwrap();
-    let consumer =
-        Consumer { source: KinesisSource::new(client.clone(), &name), lake: lake.clone(), batch_records: 128 };
-    assert_eq!(consumer.drain(|_| {}).await.unwrap().records, 300);
 
     // Split the only shard in two, then write more: they go to the children.
     let parent = client.list_shards().stream_name(&name).send().await.unwrap().shards()[0].shard_id().to_string();
@@ -230,8 +224,17 @@ async fn poller_reads_a_stream_split_mid_run_exactly_once() {
     let second = emit(300..600).await;
     assert!(sink.emit(&second).await.iter().all(|r| r.is_ok()));
 
-    let s = consumer.drain(|_| {}).await.unwrap();
-    assert_eq!(s.records, 300, "only the new records, from the children");
+    // One drain over parent and children: every parent batch comes first.
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::local(tmp.path()).unwrap();
+    let consumer =
+        Consumer { source: KinesisSource::new(client.clone(), &name), lake: lake.clone(), batch_records: 128 };
+    let mut order: Vec<String> = Vec::new();
+    let s = consumer.drain(|s| order.push(s.last_shard.clone())).await.unwrap();
+    assert_eq!(s.records, 600);
+    let first_child = order.iter().position(|sh| *sh != parent).expect("children were read");
+    assert!(first_child >= 3, "the parent's 300 records come first, in batches of 128: {order:?}");
+    assert!(order[first_child..].iter().all(|sh| *sh != parent), "parent read after a child: {order:?}");
     let checkpoints = lake.list("_checkpoints").await.unwrap();
     assert_eq!(checkpoints.len(), 3, "parent and both children: {checkpoints:?}");
 

@@ -277,14 +277,16 @@ async fn consumer_drains_the_local_stream_once_and_recovers_a_pending_range() {
     // A consumer that died after writing a range but before committing it.
     assert!(stream.emit(&records(500..700)).await.iter().all(|r| r.is_ok()));
     let shard = "shard-0000";
-    let cp = lake.checkpoint("local", shard).await.unwrap().unwrap();
+    let source = format!("local-{}", pipeline::stream::stream_id(&stream_dir, false).unwrap());
+    let cp = lake.checkpoint(&source, shard).await.unwrap().unwrap();
     let next: usize = cp.last_sequence.parse::<usize>().unwrap() + 1;
     let page = pipeline::stream::read_shard_limited(&stream_dir, shard, next as u64, 30).unwrap();
     let (first, last) = (page[0].sequence.to_string(), page.last().unwrap().sequence.to_string());
     let partial: Vec<SourceRecord> = page
         .into_iter()
         .map(|r| SourceRecord {
-            shard_id: r.shard_id,
+            // As the consumer names them: the stream id, then the shard.
+            shard_id: format!("{}-{}", source.trim_start_matches("local-"), r.shard_id),
             sequence: r.sequence.to_string(),
             partition_key: r.partition_key,
             data: r.data,
@@ -293,7 +295,7 @@ async fn consumer_drains_the_local_stream_once_and_recovers_a_pending_range() {
         .collect();
     lake.write(&partial).await.unwrap();
     lake.save_checkpoint(
-        "local",
+        &source,
         shard,
         &Checkpoint { last_sequence: cp.last_sequence.clone(), pending: Some((first, last)) },
     )
