@@ -140,6 +140,18 @@ async fn cognito_retries_of_the_same_sign_in_share_the_event_id() {
 }
 
 #[tokio::test]
+async fn an_unsigned_nonce_cannot_merge_attempts_into_one_event() {
+    // A client guessing passwords sends the same nonce every time.
+    let mut raw: serde_json::Value = serde_json::from_str(&fixture("pre_auth_user_not_found_unsigned.json")).unwrap();
+    raw["request"]["validationData"]["authtrail:nonce"] = "same-every-time".into();
+    let raw = raw.to_string();
+    let a = handler(1_763_802_000).handle(Trigger::PreAuth, &raw).await.unwrap().event;
+    let b = handler(1_763_802_001).handle(Trigger::PreAuth, &raw).await.unwrap().event;
+    assert_eq!(a.context_status, ContextStatus::Unsigned);
+    assert_ne!(a.event_id, b.event_id);
+}
+
+#[tokio::test]
 async fn stale_context_is_kept_but_unverified() {
     let h = handler(1_763_802_000 + 301);
     let e = run(&h, Trigger::PreAuth, "pre_auth_signed_email_alias.json").await;

@@ -375,6 +375,24 @@ mod tests {
     }
 
     #[test]
+    fn a_complete_but_corrupt_last_line_does_not_reset_sequences() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let s = LocalStream::open(tmp.path(), 1, false).unwrap();
+            block_on(s.emit(&[rec("k", b"{}"), rec("k", b"[1]"), rec("k", b"[2]")]));
+        }
+        let seg = tmp.path().join("shard-0000").join(segment_name(0));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"{\"seq\":3,\"garbage\n").unwrap();
+        drop(f);
+        let s = LocalStream::open(tmp.path(), 1, false).unwrap();
+        let out = block_on(s.emit(&[rec("k", b"\"next\"")]));
+        assert_eq!(out[0].as_ref().unwrap().sequence_number, "3", "continues after the last whole record");
+        let back = read_shard(tmp.path(), "shard-0000", 0).unwrap();
+        assert_eq!(back.iter().map(|r| r.sequence).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
     fn torn_tail_is_ignored_and_truncated() {
         let tmp = tempfile::tempdir().unwrap();
         {
