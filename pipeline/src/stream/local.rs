@@ -181,24 +181,21 @@ fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}.jsonl")
 }
 
-fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LocalStreamError> {
-    let mut out = Vec::new();
+/// The names of the entries of `dir`; none when it does not exist yet.
+fn entry_names(dir: &Path) -> Result<Vec<String>, LocalStreamError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(dir)(e)),
     };
-    for entry in entries {
-        let path = entry.map_err(io_err(dir))?.path();
-        let first = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".jsonl"))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(first) = first {
-            out.push((first, path));
-        }
-    }
+    entries.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()).map_err(io_err(dir))).collect()
+}
+
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LocalStreamError> {
+    let mut out: Vec<(u64, PathBuf)> = entry_names(dir)?
+        .into_iter()
+        .filter_map(|n| Some((n.strip_suffix(".jsonl")?.parse::<u64>().ok()?, dir.join(&n))))
+        .collect();
     out.sort();
     Ok(out)
 }
@@ -262,18 +259,7 @@ fn scan_tail(path: &Path) -> Result<(Option<u64>, u64), LocalStreamError> {
 
 /// The shard ids present under a stream directory.
 pub fn shard_ids(dir: &Path) -> Result<Vec<String>, LocalStreamError> {
-    let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(io_err(dir)(e)),
-    };
-    for entry in entries {
-        let name = entry.map_err(io_err(dir))?.file_name().to_string_lossy().into_owned();
-        if name.starts_with("shard-") {
-            out.push(name);
-        }
-    }
+    let mut out: Vec<String> = entry_names(dir)?.into_iter().filter(|n| n.starts_with("shard-")).collect();
     out.sort();
     Ok(out)
 }
