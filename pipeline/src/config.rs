@@ -168,31 +168,7 @@ impl Default for MetricsConfig {
 impl Config {
     /// Loads `path` (if given) and applies overrides from `env`.
     pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let mut table = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
-            }
-            None => toml::Table::new(),
-        };
-        let mut origins = BTreeMap::new();
-        for (name, raw) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
-            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            let key = path.join(".");
-            insert(&mut table, &path, scalar(&raw)).map_err(|message| ConfigError::Key {
-                key: key.clone(),
-                origin: format!(" (from {name})"),
-                message,
-            })?;
-            origins.insert(key, name);
-        }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let origin = origins.get(&key).map(|n| format!(" (from {n})")).unwrap_or_default();
-            ConfigError::Key { key, origin, message: e.into_inner().to_string() }
-        })?;
+        let (config, origins) = load_layered::<Config>(path, env, ENV_PREFIX)?;
         config.validate(&origins)?;
         Ok(config)
     }
@@ -277,11 +253,50 @@ impl Config {
     }
 }
 
-/// `300` → integer, `true` → bool, anything else → the string as given.
+/// Where each key set from the environment came from (key → variable name).
+pub type Origins = BTreeMap<String, String>;
+
+/// A TOML file (if any) with `PREFIX<SECTION>__<KEY>` environment overrides,
+/// deserialised into `T`; errors name the key and, for overrides, the variable.
+pub fn load_layered<T: serde::de::DeserializeOwned>(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    prefix: &str,
+) -> Result<(T, Origins), ConfigError> {
+    let mut table = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+            text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
+        }
+        None => toml::Table::new(),
+    };
+    let mut origins = Origins::new();
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(prefix) else { continue };
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        let key = path.join(".");
+        insert(&mut table, &path, scalar(&raw)).map_err(|message| ConfigError::Key {
+            key: key.clone(),
+            origin: format!(" (from {name})"),
+            message,
+        })?;
+        origins.insert(key, name);
+    }
+    let value: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        let origin = origins.get(&key).map(|n| format!(" (from {n})")).unwrap_or_default();
+        ConfigError::Key { key, origin, message: e.into_inner().to_string() }
+    })?;
+    Ok((value, origins))
+}
+
+/// `300` → integer, `true` → bool, `["a", "b"]` → array, anything else → the string as given.
 fn scalar(raw: &str) -> toml::Value {
     match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => v,
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Array(_)),
+            ) => v,
             _ => toml::Value::String(raw.to_string()),
         },
         Err(_) => toml::Value::String(raw.to_string()),

@@ -10,5 +10,6 @@ pub mod device;
 pub mod event;
 pub mod geo;
 pub mod lake;
+pub mod risk;
 pub mod stream;
 pub mod telemetry;

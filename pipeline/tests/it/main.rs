@@ -3,6 +3,7 @@
 mod enrichment;
 mod kinesis;
 mod lake;
+mod risk;
 
 use std::path::PathBuf;
 
