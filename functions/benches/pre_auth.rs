@@ -58,6 +58,8 @@ fn handler() -> (Handler<NoSink, SystemClock>, String) {
         verifier: ContextVerifier::new(vec![b"fixture-secret".to_vec()], 300),
         sink: NoSink,
         clock: SystemClock,
+        risk: pipeline::risk::NoSnapshot,
+        policy: Arc::new(pipeline::risk::CompiledPolicy::default()),
         settings: Settings::default(),
         metrics: LineOut::Discard,
         spill: LineOut::Discard,

@@ -14,7 +14,8 @@ use pipeline::config::FailMode;
 use pipeline::context::{ContextVerifier, StringMap, Verified};
 use pipeline::device::parse_user_agent;
 use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
-use pipeline::geo::Enricher;
+use pipeline::geo::{AnonymousIp, Enricher};
+use pipeline::risk::{Attempt, CompiledPolicy, NoSnapshot, RiskSource, decide};
 use pipeline::stream::{Delivered, EventSink, Record, spill_line};
 use pipeline::telemetry::{LineOut, Metric, emf_line};
 use serde_json::value::RawValue;
@@ -85,11 +86,14 @@ impl Default for Settings {
     }
 }
 
-pub struct Handler<S, C> {
+pub struct Handler<S, C, R = NoSnapshot> {
     pub enricher: Arc<Enricher>,
     pub verifier: ContextVerifier,
     pub sink: S,
     pub clock: C,
+    /// The risk snapshot the pre-auth decision reads.
+    pub risk: R,
+    pub policy: Arc<CompiledPolicy>,
     pub settings: Settings,
     /// One EMF line per invocation (stdout in Lambda).
     pub metrics: LineOut,
@@ -98,7 +102,7 @@ pub struct Handler<S, C> {
     pub spill: LineOut,
 }
 
-impl<S: EventSink, C: Clock> Handler<S, C> {
+impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
     /// Parse → verify → enrich → build. No I/O: this is the part measured by
     /// the warm-path benchmark.
     pub fn build_event(&self, trigger: Trigger, raw: &str, now: DateTime<Utc>) -> Result<Event, MalformedEvent> {
@@ -140,7 +144,7 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
         let verified_nonce = ctx.nonce.as_deref().filter(|_| ctx.status == ContextStatus::Verified);
         let event_type = trigger.event_type();
         let is_attempt = event_type == EventType::Attempt;
-        Ok(Event {
+        let mut event = Event {
             schema_version: SCHEMA_VERSION,
             // Only a signed nonce may make two invocations one event: an
             // unsigned one would let a client merge its guesses into one id.
@@ -181,15 +185,57 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
             device_key: ctx.device,
             new_device: request.and_then(|r| r.new_device_used.value().copied()),
             login_count: None,
-            // Until the risk engine exists every attempt is allowed, score 0.
-            decision_action: is_attempt.then(|| "allow".to_string()),
-            decision_score: is_attempt.then_some(0),
-            decision_level: is_attempt.then(|| "low".to_string()),
+            decision_action: None,
+            decision_score: None,
+            decision_level: None,
             decision_reasons: Vec::new(),
-            policy_version: is_attempt.then(|| "none".to_string()),
+            policy_version: None,
             snapshot_version: None,
             notes,
-        })
+        };
+        if is_attempt {
+            self.decide(&mut event, ctx.ip);
+        }
+        Ok(event)
+    }
+
+    /// Fills the decision block of an attempt from the policy and snapshot.
+    fn decide(&self, e: &mut Event, ip: Option<std::net::IpAddr>) {
+        let anonymous = e.anon_any.map(|any| AnonymousIp {
+            is_anonymous: any,
+            is_anonymous_vpn: e.anon_vpn.unwrap_or(false),
+            is_hosting_provider: e.anon_hosting.unwrap_or(false),
+            is_public_proxy: e.anon_public_proxy.unwrap_or(false),
+            is_residential_proxy: e.anon_residential_proxy.unwrap_or(false),
+            is_tor_exit_node: e.anon_tor.unwrap_or(false),
+        });
+        let d = decide(
+            &self.policy,
+            &self.risk,
+            &Attempt {
+                user_pool_id: &e.user_pool_id,
+                username: &e.username,
+                time: e.time,
+                ip,
+                ip_verified: e.ip_verified,
+                unverified_because: (!e.ip_verified).then(|| e.context_status.as_str()),
+                country: e.geo_country.as_deref(),
+                city: e.geo_city.as_deref(),
+                latitude: e.geo_latitude,
+                longitude: e.geo_longitude,
+                accuracy_radius_km: e.geo_accuracy_radius_km,
+                asn: e.asn.and_then(|a| u32::try_from(a).ok()),
+                anonymous: anonymous.as_ref(),
+                device_key: e.device_key.as_deref(),
+            },
+        );
+        e.decision_action = Some(d.action.to_string());
+        e.decision_score = Some(i32::from(d.score));
+        e.decision_level = Some(d.level.as_str().to_string());
+        e.decision_reasons = d.reasons;
+        e.policy_version = Some(self.policy.policy.version.clone());
+        e.snapshot_version = d.snapshot_version;
+        e.login_count = d.login_count;
     }
 
     /// Handles one invocation end to end. `Err` means the event was unusable
@@ -226,7 +272,8 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
             self.spill.write(spill_line(&record, reason));
             tracing::warn!(function = trigger.function_name(), event_id = %event.event_id, reason = %reason, "event spilled");
         }
-        let deny = spilled && self.settings.fail_mode == FailMode::Closed;
+        let risk_deny = event.decision_action.as_deref() == Some("deny");
+        let deny = risk_deny || (spilled && self.settings.fail_mode == FailMode::Closed);
         let unverified = u64::from(!event.ip_verified && trigger == Trigger::PreAuth);
         self.write_metrics(
             trigger,
@@ -238,6 +285,7 @@ impl<S: EventSink, C: Clock> Handler<S, C> {
                 Metric::count("ContextUnverified", unverified),
                 Metric::count("GeoMiss", u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
                 Metric::count("Denied", u64::from(deny)),
+                Metric::count("RiskHigh", u64::from(event.decision_level.as_deref() == Some("high"))),
             ],
         );
         Ok(Outcome { event, delivery, deny })

@@ -6,6 +6,7 @@ use pipeline::clock::Clock;
 use pipeline::config::{Config, StreamKind};
 use pipeline::context::ContextVerifier;
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, GeoError, open_city};
+use pipeline::risk::{CompiledPolicy, NoSnapshot, Policy};
 use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
 use pipeline::telemetry::LineOut;
 
@@ -52,6 +53,12 @@ pub async fn sink(config: &Config) -> Result<AnySink, SetupError> {
     })
 }
 
+/// The blocking policy: the configured file (or the built-in default) with
+/// `AUTHTRAIL_POLICY__…` overrides from the environment.
+pub fn policy(config: &Config) -> Result<CompiledPolicy, pipeline::config::ConfigError> {
+    Policy::load(config.risk.policy_file.as_deref(), std::env::vars())
+}
+
 pub fn settings(config: &Config) -> Settings {
     Settings { fail_mode: config.stream.fail_mode, metrics_namespace: config.metrics.namespace.clone() }
 }
@@ -68,6 +75,9 @@ pub async fn handler<C: Clock>(
         verifier: verifier(config),
         sink: sink(config).await?,
         clock,
+        // The risk snapshot arrives with the scorer; until then: none.
+        risk: NoSnapshot,
+        policy: Arc::new(policy(config)?),
         settings: settings(config),
         metrics,
         spill,

@@ -54,6 +54,15 @@ pub struct Config {
     pub geoip: GeoIpConfig,
     pub metrics: MetricsConfig,
     pub lake: LakeConfig,
+    pub risk: RiskConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// The blocking policy (TOML; see the README). Default: the built-in
+    /// policy, in audit mode. `AUTHTRAIL_POLICY__…` variables override it.
+    pub policy_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +140,7 @@ impl Default for Config {
             geoip: GeoIpConfig::default(),
             metrics: MetricsConfig::default(),
             lake: LakeConfig::default(),
+            risk: RiskConfig::default(),
         }
     }
 }

@@ -272,6 +272,8 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         verifier: ContextVerifier::new(vec![DEMO_SECRET.to_vec()], config.context.max_age_secs),
         sink: LocalStream::open(&stream_dir, config.stream.local_shards, config.stream.local_fsync)?,
         clock: FixedClock::at(start),
+        risk: pipeline::risk::NoSnapshot,
+        policy: Arc::new(functions::setup::policy(&config)?),
         settings: functions::setup::settings(&config),
         metrics: LineOut::memory(),
         spill: LineOut::memory(),

@@ -67,6 +67,8 @@ fn handler_with(sink: MemorySink, fail_mode: FailMode, now: i64) -> Handler<Memo
         verifier: ContextVerifier::new(vec![b"fixture-secret".to_vec()], 300),
         sink,
         clock: Arc::new(FixedClock::at(at(now))),
+        risk: pipeline::risk::NoSnapshot,
+        policy: Arc::new(pipeline::risk::CompiledPolicy::default()),
         settings: Settings { fail_mode, metrics_namespace: "authtrail".into() },
         metrics: LineOut::memory(),
         spill: LineOut::memory(),
@@ -96,10 +98,13 @@ async fn documented_pre_auth_is_an_unverified_allowed_attempt() {
     assert!(!e.ip_verified);
     assert_eq!(e.source_ip, None);
     assert_eq!(e.geo_country, None);
+    // Audit mode, no snapshot yet: recorded, allowed, with the reasons.
     assert_eq!(
         (e.decision_action.as_deref(), e.decision_score, e.decision_level.as_deref()),
-        (Some("allow"), Some(0), Some("low"))
+        (Some("allow"), Some(15), Some("low"))
     );
+    assert_eq!(e.decision_reasons, vec!["unverified_context:missing".to_string(), "snapshot_missing".to_string()]);
+    assert_eq!(e.policy_version.as_deref(), Some("default-1"));
     assert!(e.notes.iter().any(|n| n.contains("no authtrail context")), "{:?}", e.notes);
     assert_eq!(e.time, at(1_763_802_000));
 }
@@ -149,6 +154,24 @@ async fn an_unsigned_nonce_cannot_merge_attempts_into_one_event() {
     let b = handler(1_763_802_001).handle(Trigger::PreAuth, &raw).await.unwrap().event;
     assert_eq!(a.context_status, ContextStatus::Unsigned);
     assert_ne!(a.event_id, b.event_id);
+}
+
+#[tokio::test]
+async fn an_enforced_policy_denies_generically_and_still_records_the_attempt() {
+    let mut h = handler(1_763_802_005);
+    let mut policy = pipeline::risk::Policy::default();
+    policy.mode = pipeline::risk::Mode::Enforce;
+    policy.lists.ip_deny = vec!["81.2.69.0/24".into()];
+    h.policy = Arc::new(policy.compile(&Default::default()).unwrap());
+    let raw = fixture("pre_auth_signed_email_alias.json");
+    let err = h.respond(Trigger::PreAuth, RawValue::from_string(raw).unwrap()).await.unwrap_err();
+    assert_eq!(err, DENIAL_MESSAGE, "the user sees nothing of the reasons");
+    let records = h.sink.records.lock().unwrap();
+    let e = Event::from_json(&records[0].data).unwrap();
+    assert_eq!((e.decision_action.as_deref(), e.decision_level.as_deref()), (Some("deny"), Some("high")));
+    assert_eq!(e.decision_reasons, vec!["ip_denylisted".to_string()]);
+    let m: serde_json::Value = serde_json::from_str(&h.metrics.lines()[0]).unwrap();
+    assert_eq!((m["Denied"].as_f64(), m["RiskHigh"].as_f64()), (Some(1.0), Some(1.0)));
 }
 
 #[tokio::test]
