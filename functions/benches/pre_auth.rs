@@ -1,6 +1,7 @@
 //! The pre-auth warm path without network: parse the raw Cognito event →
-//! verify the signed context → enrich (city, ASN, anonymizer) → build the
-//! event → serialise it for the stream. Target: ≤ 10 µs median on one core.
+//! verify the signed context → enrich (city, ASN, anonymizer) → decide with
+//! the policy against an in-memory snapshot → build the event → serialise it
+//! for the stream. Target: ≤ 10 µs median on one core.
 //!
 //! `cargo bench -p authtrail-functions --bench pre_auth` runs criterion, then
 //! prints median and p99 of single sign-ins timed one by one. With
@@ -36,7 +37,34 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn handler() -> (Handler<NoSink, SystemClock>, String) {
+/// An in-memory snapshot that knows the fixture's user (a London regular),
+/// so the decision runs every snapshot signal.
+fn risk() -> pipeline::risk::MemoryRisk {
+    use pipeline::risk::{LastSuccess, MemoryRisk, UserProfile};
+    let now = chrono::Utc.timestamp_opt(1_763_802_000, 0).unwrap();
+    let mut r = MemoryRisk { version: "bench".into(), built: now, ..Default::default() };
+    r.users.insert(
+        MemoryRisk::key("eu-west-1_Ab12Cd34E", "9c1e7a52-3b1d-4e0b-a7f2-5d6c8e9f0a1b"),
+        UserProfile {
+            known_countries: vec!["GB".into()],
+            known_cities: vec!["London".into()],
+            known_devices: vec!["mac-41f2".into()],
+            last_success: Some(LastSuccess {
+                time: now - chrono::Duration::hours(20),
+                latitude: 51.5,
+                longitude: -0.1,
+                accuracy_radius_km: 20.0,
+                country: Some("GB".into()),
+            }),
+            login_count: 42,
+            risk: 5,
+            reasons: vec!["few_failures".into()],
+        },
+    );
+    r
+}
+
+fn handler() -> (Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>, String) {
     let db = |n: &str| root().join("tests/data/maxmind").join(n);
     let (geo, label): (Box<dyn pipeline::geo::GeoLookup>, String) = match std::env::var_os("AUTHTRAIL_BENCH_CITY") {
         Some(p) => {
@@ -58,7 +86,7 @@ fn handler() -> (Handler<NoSink, SystemClock>, String) {
         verifier: ContextVerifier::new(vec![b"fixture-secret".to_vec()], 300),
         sink: NoSink,
         clock: SystemClock,
-        risk: pipeline::risk::NoSnapshot,
+        risk: risk(),
         policy: Arc::new(pipeline::risk::CompiledPolicy::default()),
         settings: Settings::default(),
         metrics: LineOut::Discard,
@@ -67,9 +95,13 @@ fn handler() -> (Handler<NoSink, SystemClock>, String) {
     (h, label)
 }
 
-fn warm_path(h: &Handler<NoSink, SystemClock>, raw: &str, now: chrono::DateTime<Utc>) -> usize {
+fn warm_path(
+    h: &Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>,
+    raw: &str,
+    now: chrono::DateTime<Utc>,
+) -> usize {
     let event = h.build_event(Trigger::PreAuth, raw, now).expect("fixture builds");
-    assert!(event.ip_verified);
+    assert!(event.ip_verified && event.login_count == Some(42));
     event.to_json().len()
 }
 

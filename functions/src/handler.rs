@@ -275,19 +275,19 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
         let risk_deny = event.decision_action.as_deref() == Some("deny");
         let deny = risk_deny || (spilled && self.settings.fail_mode == FailMode::Closed);
         let unverified = u64::from(!event.ip_verified && trigger == Trigger::PreAuth);
-        self.write_metrics(
-            trigger,
-            now,
-            started,
-            &[
-                Metric::count("Emitted", u64::from(!spilled)),
-                Metric::count("Spilled", u64::from(spilled)),
-                Metric::count("ContextUnverified", unverified),
-                Metric::count("GeoMiss", u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
-                Metric::count("Denied", u64::from(deny)),
-                Metric::count("RiskHigh", u64::from(event.decision_level.as_deref() == Some("high"))),
-            ],
-        );
+        let snapshot_age = (trigger == Trigger::PreAuth).then(|| self.risk.age_secs(now)).flatten();
+        let mut extra = vec![
+            Metric::count("Emitted", u64::from(!spilled)),
+            Metric::count("Spilled", u64::from(spilled)),
+            Metric::count("ContextUnverified", unverified),
+            Metric::count("GeoMiss", u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
+            Metric::count("Denied", u64::from(deny)),
+            Metric::count("RiskHigh", u64::from(event.decision_level.as_deref() == Some("high"))),
+        ];
+        if let Some(age) = snapshot_age {
+            extra.push(Metric::seconds("SnapshotAge", age as f64));
+        }
+        self.write_metrics(trigger, now, started, &extra);
         Ok(Outcome { event, delivery, deny })
     }
 

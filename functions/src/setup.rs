@@ -6,7 +6,8 @@ use pipeline::clock::Clock;
 use pipeline::config::{Config, StreamKind};
 use pipeline::context::ContextVerifier;
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, GeoError, open_city};
-use pipeline::risk::{CompiledPolicy, NoSnapshot, Policy};
+use pipeline::risk::snapshot::LiveSnapshot;
+use pipeline::risk::{CompiledPolicy, Policy};
 use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
 use pipeline::telemetry::LineOut;
 
@@ -69,14 +70,13 @@ pub async fn handler<C: Clock>(
     clock: C,
     metrics: LineOut,
     spill: LineOut,
-) -> Result<Handler<AnySink, C>, SetupError> {
+) -> Result<Handler<AnySink, C, Arc<LiveSnapshot>>, SetupError> {
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),
         verifier: verifier(config),
         sink: sink(config).await?,
         clock,
-        // The risk snapshot arrives with the scorer; until then: none.
-        risk: NoSnapshot,
+        risk: Arc::new(LiveSnapshot::open(&config.snapshot_dir())),
         policy: Arc::new(policy(config)?),
         settings: settings(config),
         metrics,

@@ -57,12 +57,16 @@ pub struct Config {
     pub risk: RiskConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
     /// The blocking policy (TOML; see the README). Default: the built-in
     /// policy, in audit mode. `AUTHTRAIL_POLICY__…` variables override it.
     pub policy_file: Option<PathBuf>,
+    /// Where the scorer publishes snapshots; default `<data_dir>/snapshots`.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Seconds between checks for a newly published snapshot.
+    pub refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +78,12 @@ pub struct LakeConfig {
     pub batch_records: usize,
     /// Seconds between polls with `consume --follow`.
     pub poll_secs: u64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig { policy_file: None, snapshot_dir: None, refresh_secs: 60 }
+    }
 }
 
 impl Default for LakeConfig {
@@ -227,6 +237,10 @@ impl Config {
 
     pub fn stream_dir(&self) -> PathBuf {
         self.stream.local_dir.clone().unwrap_or_else(|| self.data_dir.join("stream"))
+    }
+
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.risk.snapshot_dir.clone().unwrap_or_else(|| self.data_dir.join("snapshots"))
     }
 
     /// The lake location: configured, else `<data_dir>/lake`.

@@ -339,3 +339,62 @@ async fn one_metrics_line_per_invocation_without_user_or_ip() {
     let pre: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!((pre["Function"].as_str(), pre["ContextUnverified"].as_f64()), (Some("pre-auth"), Some(0.0)));
 }
+
+#[tokio::test]
+async fn a_published_snapshot_drives_the_decision_and_its_age_is_a_metric() {
+    use pipeline::risk::snapshot::{LiveSnapshot, SnapshotData, write_snapshot};
+    use pipeline::risk::{LastSuccess, UserProfile};
+    let tmp = tempfile::tempdir().unwrap();
+    // The fixture's user last signed in from Sydney ten minutes before.
+    let profile = UserProfile {
+        known_countries: vec!["AU".into()],
+        known_cities: vec!["Sydney".into()],
+        known_devices: vec!["old-laptop".into()],
+        last_success: Some(LastSuccess {
+            time: at(1_763_802_005 - 600),
+            latitude: -33.8688,
+            longitude: 151.2093,
+            accuracy_radius_km: 10.0,
+            country: Some("AU".into()),
+        }),
+        login_count: 57,
+        risk: 0,
+        reasons: vec![],
+    };
+    let data = SnapshotData {
+        version: "snap-1".into(),
+        built: at(1_763_802_005 - 120),
+        users: vec![("eu-west-1_Ab12Cd34E/9c1e7a52-3b1d-4e0b-a7f2-5d6c8e9f0a1b".into(), profile)],
+        ..Default::default()
+    };
+    write_snapshot(tmp.path(), &data).unwrap();
+    let base = handler(1_763_802_005);
+    let h = Handler {
+        enricher: base.enricher.clone(),
+        verifier: base.verifier.clone(),
+        sink: MemorySink::default(),
+        clock: base.clock.clone(),
+        risk: Arc::new(LiveSnapshot::open(tmp.path())),
+        // The MaxMind test data lists 81.2.69.142 as a hosting range too,
+        // which the default policy leaves out of travel checks.
+        policy: {
+            let mut p = pipeline::risk::Policy::default();
+            p.travel.ignore_hosting = false;
+            Arc::new(p.compile(&Default::default()).unwrap())
+        },
+        settings: Settings::default(),
+        metrics: LineOut::memory(),
+        spill: LineOut::memory(),
+    };
+    let e = h.handle(Trigger::PreAuth, &fixture("pre_auth_signed_email_alias.json")).await.unwrap().event;
+    assert_eq!(e.snapshot_version.as_deref(), Some("snap-1"));
+    assert_eq!(e.login_count, Some(57));
+    assert_eq!(e.decision_level.as_deref(), Some("high"), "{:?}", e.decision_reasons);
+    for r in ["new_country:GB", "new_city:London", "new_device"] {
+        assert!(e.decision_reasons.iter().any(|x| x == r), "{r} in {:?}", e.decision_reasons);
+    }
+    assert!(e.decision_reasons.iter().any(|x| x.starts_with("impossible_travel:")), "{:?}", e.decision_reasons);
+    assert_eq!(e.decision_action.as_deref(), Some("allow"), "audit mode");
+    let m: serde_json::Value = serde_json::from_str(&h.metrics.lines()[0]).unwrap();
+    assert_eq!(m["SnapshotAge"], 120.0);
+}

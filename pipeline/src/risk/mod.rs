@@ -7,6 +7,7 @@
 
 mod decide;
 pub mod policy;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -61,6 +62,28 @@ pub trait RiskSource: Send + Sync {
     fn user(&self, user_pool_id: &str, username: &str) -> Option<UserProfile>;
     fn ip(&self, ip: IpAddr) -> Option<Risk>;
     fn asn(&self, asn: u32) -> Option<Risk>;
+    /// Seconds since the snapshot in use was built (for the metrics line).
+    fn age_secs(&self, _now: DateTime<Utc>) -> Option<u64> {
+        None
+    }
+}
+
+impl<T: RiskSource + ?Sized> RiskSource for std::sync::Arc<T> {
+    fn state(&self, now: DateTime<Utc>, max_age_secs: u64) -> SnapshotState {
+        (**self).state(now, max_age_secs)
+    }
+    fn user(&self, user_pool_id: &str, username: &str) -> Option<UserProfile> {
+        (**self).user(user_pool_id, username)
+    }
+    fn ip(&self, ip: IpAddr) -> Option<Risk> {
+        (**self).ip(ip)
+    }
+    fn asn(&self, asn: u32) -> Option<Risk> {
+        (**self).asn(asn)
+    }
+    fn age_secs(&self, now: DateTime<Utc>) -> Option<u64> {
+        (**self).age_secs(now)
+    }
 }
 
 /// No snapshot at all.
