@@ -29,6 +29,8 @@ enum Command {
     Consume(cmd::consume::Args),
     /// Run a trigger handler on one raw Cognito event and print the emitted event.
     Invoke(cmd::invoke::Args),
+    /// Score users and IPs from the lake and publish the risk snapshot.
+    Score(cmd::score::Args),
     /// The signed sign-in context an app backend passes as ClientMetadata.
     #[command(subcommand)]
     Context(cmd::context::Command),
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => cmd::consume::run(cli.config.as_deref(), args).await,
             Command::Invoke(args) => cmd::invoke::run(cli.config.as_deref(), args).await,
             Command::Context(c) => cmd::context::run(c),
+            Command::Score(args) => cmd::score::run(cli.config.as_deref(), args).await,
             Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
         }
     });

@@ -1,6 +1,8 @@
 //! SQL over the lake: a DataFusion session with the lake's tables
 //! registered. The risk-scoring SQL and the report catalogue build on it.
 
+pub mod score;
+
 use std::sync::Arc;
 
 pub use datafusion;

@@ -11,7 +11,7 @@ use functions::{Handler, Trigger};
 use pipeline::clock::FixedClock;
 use pipeline::config::Config;
 use pipeline::context::{ContextVerifier, SignInContext};
-use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, MaxMindCity};
+use pipeline::geo::{AsnDb, Enricher, MaxMindCity};
 use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
 use pipeline::stream::{EventSink, LocalStream, read_shard, shard_ids};
@@ -20,15 +20,19 @@ use serde_json::{Value, json};
 
 /// MaxMind's own test databases (Apache-2.0 / MIT), compiled in so the demo
 /// needs nothing on disk. They know a handful of networks, which the demo's
-/// sign-ins use.
+/// sign-ins use. (Their Anonymous-IP test data lists the London address as
+/// every kind of anonymizer, so the demo leaves that database out.)
 const CITY_TEST: &[u8] = include_bytes!("../../tests/data/maxmind/GeoIP2-City-Test.mmdb");
 const ASN_TEST: &[u8] = include_bytes!("../../tests/data/maxmind/GeoLite2-ASN-Test.mmdb");
-const ANON_TEST: &[u8] = include_bytes!("../../tests/data/maxmind/GeoIP2-Anonymous-IP-Test.mmdb");
 
 /// The demo backend's signing secret; a real deployment sets its own.
 const DEMO_SECRET: &[u8] = b"authtrail-demo-secret";
 const POOL: &str = "eu-west-1_DemoPool1";
 const CLIENT: &str = "3n4b5urk1ft4fl3mg5e62d9ado";
+
+/// Minutes into the demo's hour when the scorer runs (between the first
+/// sign-ins and the suspicious ones).
+const SCORER_RUNS_AT: i64 = 15;
 
 const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
@@ -39,7 +43,7 @@ const CURL: &str = "curl/8.5.0";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Remove the local stream and lake first.
+    /// Remove the local stream, lake and risk snapshots first.
     #[arg(long)]
     fresh: bool,
     /// Print every emitted event as JSON too.
@@ -138,7 +142,7 @@ fn sign_ins() -> Vec<SignIn> {
             Unsigned { ip: "1.2.0.1", ua: CURL },
             false,
             None,
-            "unsigned context from an anonymous VPN",
+            "unsigned context, a script",
         ),
         s(
             31,
@@ -250,9 +254,6 @@ fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
     if enricher.asn.is_none() {
         enricher.asn = Some(AsnDb::from_static("embedded GeoLite2-ASN-Test.mmdb", ASN_TEST)?);
     }
-    if enricher.anonymous.is_none() {
-        enricher.anonymous = Some(AnonymousIpDb::from_static("embedded GeoIP2-Anonymous-IP-Test.mmdb", ANON_TEST)?);
-    }
     Ok(enricher)
 }
 
@@ -260,7 +261,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let config = Config::from_env(config_path)?;
     let stream_dir = config.stream_dir();
     if args.fresh {
-        for dir in [stream_dir.clone(), config.lake_location().into()] {
+        for dir in [stream_dir.clone(), config.lake_location().into(), config.snapshot_dir()] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             }
@@ -272,7 +273,8 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         verifier: ContextVerifier::new(vec![DEMO_SECRET.to_vec()], config.context.max_age_secs),
         sink: LocalStream::open(&stream_dir, config.stream.local_shards, config.stream.local_fsync)?,
         clock: FixedClock::at(start),
-        risk: pipeline::risk::NoSnapshot,
+        // The snapshot a previous run's scorer published, if any.
+        risk: pipeline::risk::snapshot::LiveSnapshot::open(&config.snapshot_dir()),
         policy: Arc::new(functions::setup::policy(&config)?),
         settings: functions::setup::settings(&config),
         metrics: LineOut::memory(),
@@ -284,13 +286,37 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     }
     println!("  stream: {}\n", handler.sink.describe());
     println!(
-        "{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {}",
-        "time", "event", "user", "ip", "context", "place", "asn", "device", "story"
+        "{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {:<12} {}",
+        "time", "event", "user", "ip", "context", "place", "asn", "device", "decision", "story"
     );
 
+    let location = config.lake_location();
+    let consumer = Consumer {
+        source: LocalSource { dir: stream_dir.clone() },
+        lake: Lake::open(&location)?,
+        batch_records: config.lake.batch_records,
+    };
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut emitted = 0usize;
+    let mut scored = false;
     for si in sign_ins() {
+        // As in production, the scorer runs every few minutes: once the
+        // first sign-ins are in the lake, it publishes a snapshot, and the
+        // trigger decides what follows with it.
+        if si.minute >= SCORER_RUNS_AT && !scored {
+            scored = true;
+            let s = consumer.drain(|_| {}).await?;
+            let at = start + Duration::minutes(SCORER_RUNS_AT);
+            println!(
+                "----- {}  lake writer: {} records → lake; scorer as of {}:",
+                at.format("%H:%M"),
+                s.records,
+                at.format("%H:%M")
+            );
+            print!("      ");
+            super::score::publish(&consumer.lake, &config, at).await?;
+            handler.risk.reload();
+        }
         let at = start + Duration::minutes(si.minute);
         handler.clock.set(at);
         let mut runs = vec![(Trigger::PreAuth, pre_auth_event(&si, at))];
@@ -323,8 +349,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
                 _ => e.device_type.clone().unwrap_or_else(|| "-".into()),
             };
             let story = if i == 0 { si.story } else { "" };
+            let decision = match (&e.decision_level, e.decision_score) {
+                (Some(level), Some(score)) => format!("{level} {score}"),
+                _ => "-".into(),
+            };
             println!(
-                "{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {}",
+                "{:<5} {:<13} {:<6} {:<15} {:<13} {:<24} {:<9} {:<22} {:<12} {}",
                 e.time.format("%H:%M"),
                 e.event_type.as_str(),
                 e.username,
@@ -333,8 +363,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
                 truncate(&place, 24),
                 e.asn.map_or("-".into(), |a| format!("AS{a}")),
                 truncate(&device, 22),
+                decision,
                 story,
             );
+            if e.decision_level.as_deref().is_some_and(|l| l != "low") {
+                println!("      ↳ {}: {}", e.decision_action.as_deref().unwrap_or("-"), e.decision_reasons.join(", "));
+            }
             if args.verbose {
                 println!("{}", serde_json::to_string_pretty(e)?);
             }
@@ -368,17 +402,14 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
 
     // The stream's next stop: the Parquet lake.
     drop(handler);
-    let location = config.lake_location();
-    let consumer = Consumer {
-        source: LocalSource { dir: stream_dir.clone() },
-        lake: Lake::open(&location)?,
-        batch_records: config.lake.batch_records,
-    };
     let s = consumer.drain(|_| {}).await?;
     println!(
         "\nlake writer: {} new records → {} events, {} dead letters, {} Parquet files ({} bytes) in {location}",
         s.records, s.events, s.dead_letters, s.files, s.bytes
     );
+
+    // Score everything, for the next run's trigger.
+    super::score::publish(&consumer.lake, &config, Utc::now()).await?;
 
     // And SQL over the history, with DataFusion.
     let sql = "SELECT event_type, context_status, count(*) AS events, count(DISTINCT username) AS users \

@@ -4,3 +4,4 @@ pub mod context;
 pub mod demo;
 pub mod geoip;
 pub mod invoke;
+pub mod score;

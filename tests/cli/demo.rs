@@ -35,6 +35,17 @@ fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
     assert_eq!(alice_home.device_browser.as_deref(), Some("Firefox"));
     let frank = events.iter().find(|e| e.username == "frank").unwrap();
     assert_eq!(frank.context_status, ContextStatus::BadSignature);
+    // The scorer ran between the two halves: alice's sign-in from Changchun
+    // 21 minutes after London is decided with her snapshot profile.
+    let changchun = events.iter().find(|e| e.geo_city.as_deref() == Some("Changchun")).unwrap();
+    assert_eq!(changchun.decision_level.as_deref(), Some("high"), "{:?}", changchun.decision_reasons);
+    assert!(
+        changchun.decision_reasons.iter().any(|r| r.starts_with("impossible_travel:")),
+        "{:?}",
+        changchun.decision_reasons
+    );
+    assert!(changchun.snapshot_version.is_some());
+    assert_eq!(changchun.decision_action.as_deref(), Some("allow"), "audit mode");
     let bob_success = events.iter().find(|e| e.username == "bob" && e.event_type == EventType::Success).unwrap();
     assert_eq!((bob_success.context_status, bob_success.new_device), (ContextStatus::Verified, Some(true)));
 

@@ -181,8 +181,11 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
                 s.add(w.new_device.into(), "new_device".into());
             }
             let hosting = a.anonymous.is_some_and(|x| x.is_hosting_provider);
+            // An attempt older than the last success (late or replayed data)
+            // says nothing about travel.
             if let (Some(last), Some(lat), Some(lon)) = (&u.last_success, a.latitude, a.longitude)
                 && !(hosting && p.policy.travel.ignore_hosting)
+                && a.time >= last.time
             {
                 let radius = f64::from(a.accuracy_radius_km.unwrap_or(0)) + last.accuracy_radius_km;
                 let km = (distance_km(last.latitude, last.longitude, lat, lon) - radius).max(0.0);

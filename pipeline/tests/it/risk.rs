@@ -129,6 +129,14 @@ fn short_hops_and_hosting_ranges_never_count_as_travel() {
 }
 
 #[test]
+fn an_attempt_older_than_the_last_success_is_not_travel() {
+    let sydney_before =
+        Attempt { time: now() - Duration::hours(2), latitude: Some(-33.8688), longitude: Some(151.2093), ..home() };
+    let d = decide(&CompiledPolicy::default(), &snapshot(), &sydney_before);
+    assert!(!d.reasons.iter().any(|x| x.starts_with("impossible_travel")), "{:?}", d.reasons);
+}
+
+#[test]
 fn ip_asn_and_anonymizer_signals_add_up() {
     let tor = AnonymousIp { is_anonymous: true, is_tor_exit_node: true, ..Default::default() };
     let a = Attempt { ip: Some("203.0.113.7".parse().unwrap()), asn: Some(64500), anonymous: Some(&tor), ..home() };
