@@ -205,6 +205,13 @@ mod scoring {
             None,
             None,
         ));
+        // Window edges: a success exactly 5 minutes after its attempt counts
+        // (carol); an attempt exactly at the scoring time is outside (dan).
+        let t = now - Duration::hours(4);
+        events.push(ev("cl", "auth.attempt", t, "carol", Some("81.2.69.140"), london, Some("tablet")));
+        events.push(ev("cs", "auth.success", t + Duration::minutes(5), "carol", None, None, None));
+        events.push(ev("dl", "auth.attempt", now, "dan", Some("81.2.69.141"), london, Some("pc")));
+        events.push(ev("ds", "auth.success", now, "dan", None, None, None));
         // Credential stuffing: one IP, 20 users, one failing attempt each, within the last day.
         for u in 0..20 {
             events.push(ev(
@@ -220,8 +227,9 @@ mod scoring {
         let (_tmp, lake) = lake_with(&events).await;
         let session = LakeSession::open(&lake).await.unwrap();
         let (data, report) = score(&session, &ScoreParams::at(now), "t1").await.unwrap();
-        assert_eq!(report.rows_in, events.len() as i64);
-        assert_eq!(report.users, 1, "only alice has a successful verified sign-in: {:?}", data.users);
+        assert_eq!(report.rows_in, events.len() as i64 - 2, "the two events at the scoring time are outside");
+        let users: Vec<&str> = data.users.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(users, vec!["pool/alice", "pool/carol"], "bob's success came too late, dan's is outside");
         let (key, alice) = &data.users[0];
         assert_eq!(key, "pool/alice");
         assert_eq!(
