@@ -16,6 +16,7 @@ use crate::{LakeSession, QueryError};
 /// One statement per file, its header says what it computes.
 pub const USER_PROFILE_SQL: &str = include_str!("../sql/user_profile.sql");
 pub const IP_RISK_SQL: &str = include_str!("../sql/ip_risk.sql");
+pub const ASN_RISK_SQL: &str = include_str!("../sql/asn_risk.sql");
 
 /// The scorer's knobs. Defaults and where they come from are in the README.
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ pub struct ScoreReport {
     pub users: usize,
     pub ips: usize,
     pub risky_ips: usize,
+    pub risky_asns: usize,
     pub seconds: f64,
 }
 
@@ -102,7 +104,8 @@ pub async fn score(
     version: &str,
 ) -> Result<(SnapshotData, ScoreReport), QueryError> {
     let started = Instant::now();
-    let window_us = ScalarValue::Int64(Some(p.success_window.num_microseconds().unwrap_or(i64::MAX)));
+    let window_us_value = p.success_window.num_microseconds().unwrap_or(i64::MAX);
+    let window_us = ScalarValue::Int64(Some(window_us_value));
     let rows_in = session
         .context()
         .sql("SELECT count(*) FROM events WHERE time >= $1 AND time < $2")
@@ -156,11 +159,26 @@ pub async fn score(
             }
         }
     }
+    for b in
+        run(session, ASN_RISK_SQL, vec![ts(p.now - p.ip_window), ts(p.now), ScalarValue::Int64(Some(window_us_value))])
+            .await?
+    {
+        let asn = b.column(0).as_primitive::<Int64Type>();
+        let [attempts, failures, light] = [1, 3, 4].map(|c| b.column(c).as_primitive::<Int64Type>());
+        for r in 0..b.num_rows() {
+            let Ok(number) = u32::try_from(asn.value(r)) else { continue };
+            let risk = ip_score(p, attempts.value(r), failures.value(r), light.value(r));
+            if risk.score > 0 {
+                data.asns.push((number, risk));
+            }
+        }
+    }
     let report = ScoreReport {
         rows_in,
         users: data.users.len(),
         ips: scored,
         risky_ips: risky,
+        risky_asns: data.asns.len(),
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((data, report))

@@ -46,8 +46,8 @@ pub async fn publish(
     let (data, report) = score(&session, &ScoreParams::at(now), &version).await?;
     let path = write_snapshot(&config.snapshot_dir(), &data)?;
     println!(
-        "scorer: {} events in → {} user profiles, {} IPs scored ({} risky), {:.2} s; snapshot {version}",
-        report.rows_in, report.users, report.ips, report.risky_ips, report.seconds
+        "scorer: {} events in → {} user profiles, {} IPs scored ({} risky), {} risky networks, {:.2} s; snapshot {version}",
+        report.rows_in, report.users, report.ips, report.risky_ips, report.risky_asns, report.seconds
     );
     Ok(path)
 }

@@ -213,8 +213,9 @@ mod scoring {
         events.push(ev("dl", "auth.attempt", now, "dan", Some("81.2.69.141"), london, Some("pc")));
         events.push(ev("ds", "auth.success", now, "dan", None, None, None));
         // Credential stuffing: one IP, 20 users, one failing attempt each, within the last day.
+        // All from one network: the ASN is scored as well.
         for u in 0..20 {
-            events.push(ev(
+            let mut e = ev(
                 &format!("x{u}"),
                 "auth.attempt",
                 now - Duration::minutes(30 + u),
@@ -222,7 +223,9 @@ mod scoring {
                 Some("203.0.113.9"),
                 None,
                 None,
-            ));
+            );
+            e.asn = Some(64500);
+            events.push(e);
         }
         let (_tmp, lake) = lake_with(&events).await;
         let session = LakeSession::open(&lake).await.unwrap();
@@ -247,6 +250,9 @@ mod scoring {
         assert_eq!(risk.score, 90);
         assert!(risk.reasons.iter().any(|r| r == "credential_stuffing:20_users"), "{:?}", risk.reasons);
 
+        assert_eq!(data.asns.len(), 1);
+        assert_eq!((data.asns[0].0, data.asns[0].1.score), (64500, 90));
+
         // Published and read back as the trigger would.
         let dir = tempfile::tempdir().unwrap();
         write_snapshot(dir.path(), &data).unwrap();
@@ -254,5 +260,6 @@ mod scoring {
         assert_eq!(snap.user("pool", "alice").unwrap().login_count, 3);
         assert_eq!(snap.ip("203.0.113.9".parse().unwrap()).unwrap().score, 90);
         assert!(snap.ip("81.2.69.142".parse().unwrap()).is_none());
+        assert_eq!(snap.asn(64500).unwrap().score, 90);
     }
 }
