@@ -6,6 +6,7 @@ pub mod cognito;
 pub mod handler;
 pub mod lake_writer;
 pub mod lambda;
+pub mod risk_scorer;
 pub mod setup;
 
 pub use handler::{DENIAL_MESSAGE, Handler, Outcome, Settings, Trigger};

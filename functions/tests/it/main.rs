@@ -3,3 +3,4 @@
 mod handlers;
 mod lake_writer;
 mod lambda;
+mod risk_scorer;

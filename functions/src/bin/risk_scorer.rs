@@ -1,0 +1,30 @@
+#![recursion_limit = "256"]
+//! Scheduled risk scorer: the lake → a published risk snapshot.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use pipeline::config::Config;
+use pipeline::lake::Lake;
+use pipeline::telemetry::LineOut;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config: &'static Config = Box::leak(Box::new(Config::from_env(None)?));
+    let lake: &'static Lake = Box::leak(Box::new(Lake::open(&config.lake_location())?));
+    let metrics: &'static LineOut =
+        Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        let report = functions::risk_scorer::handle(
+            lake,
+            &config.snapshot_dir(),
+            chrono::Utc::now(),
+            metrics,
+            &config.metrics.namespace,
+        )
+        .await?;
+        Ok::<_, lambda_runtime::Error>(serde_json::json!({
+            "events_in": report.rows_in, "users": report.users, "ips": report.ips, "seconds": report.seconds,
+        }))
+    }))
+    .await
+}

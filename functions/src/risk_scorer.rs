@@ -1,0 +1,50 @@
+//! The risk scorer as a Lambda function on a schedule (EventBridge): score
+//! the lake, publish the snapshot where the pre-auth trigger reads it (a
+//! shared file system such as EFS, mounted by both functions; rename there
+//! is atomic), and write one EMF line with what it did.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pipeline::lake::Lake;
+use pipeline::risk::snapshot::write_snapshot;
+use pipeline::telemetry::{LineOut, Metric, emf_line};
+use queries::LakeSession;
+use queries::score::{ScoreParams, ScoreReport, score};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScorerError {
+    #[error(transparent)]
+    Query(#[from] queries::QueryError),
+    #[error(transparent)]
+    Snapshot(#[from] pipeline::risk::snapshot::SnapshotError),
+}
+
+/// One scheduled run.
+pub async fn handle(
+    lake: &Lake,
+    snapshot_dir: &Path,
+    now: DateTime<Utc>,
+    metrics: &LineOut,
+    namespace: &str,
+) -> Result<ScoreReport, ScorerError> {
+    let session = LakeSession::open(lake).await?;
+    let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let (data, report) = score(&session, &ScoreParams::at(now), &version).await?;
+    write_snapshot(snapshot_dir, &data)?;
+    metrics.write(emf_line(
+        namespace,
+        "risk-scorer",
+        now.timestamp_millis(),
+        &[
+            Metric::count("EventsIn", report.rows_in.max(0) as u64),
+            Metric::count("UserProfiles", report.users as u64),
+            Metric::count("IpsScored", report.ips as u64),
+            Metric::count("RiskyIps", report.risky_ips as u64),
+            Metric::count("RiskyNetworks", report.risky_asns as u64),
+            Metric::seconds("ScoringTime", report.seconds),
+        ],
+    ));
+    tracing::info!(version = %version, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
+    Ok(report)
+}
