@@ -31,6 +31,8 @@ enum Command {
     Invoke(cmd::invoke::Args),
     /// Score users and IPs from the lake and publish the risk snapshot.
     Score(cmd::score::Args),
+    /// Backtest a policy: recorded trigger events through the real triggers, lake and scorer.
+    Replay(cmd::replay::Args),
     /// The signed sign-in context an app backend passes as ClientMetadata.
     #[command(subcommand)]
     Context(cmd::context::Command),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
             Command::Invoke(args) => cmd::invoke::run(cli.config.as_deref(), args).await,
             Command::Context(c) => cmd::context::run(c),
             Command::Score(args) => cmd::score::run(cli.config.as_deref(), args).await,
+            Command::Replay(args) => cmd::replay::run(cli.config.as_deref(), args).await,
             Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
         }
     });

@@ -57,6 +57,7 @@ fn risk() -> pipeline::risk::MemoryRisk {
                 country: Some("GB".into()),
             }),
             login_count: 42,
+            usual_hours: 0x00ff_ffff,
             risk: 5,
             reasons: vec!["few_failures".into()],
         },

@@ -6,6 +6,7 @@ pub mod cognito;
 pub mod handler;
 pub mod lake_writer;
 pub mod lambda;
+pub mod replay;
 pub mod risk_scorer;
 pub mod setup;
 

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use pipeline::lake::Lake;
 use pipeline::risk::snapshot::write_snapshot;
 use pipeline::telemetry::{LineOut, Metric, emf_line};
@@ -24,13 +23,14 @@ pub enum ScorerError {
 pub async fn handle(
     lake: &Lake,
     snapshot_dir: &Path,
-    now: DateTime<Utc>,
+    params: &ScoreParams,
     metrics: &LineOut,
     namespace: &str,
 ) -> Result<ScoreReport, ScorerError> {
+    let now = params.now;
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let (data, report) = score(&session, &ScoreParams::at(now), &version).await?;
+    let (data, report) = score(&session, params, &version).await?;
     write_snapshot(snapshot_dir, &data)?;
     metrics.write(emf_line(
         namespace,
@@ -42,6 +42,7 @@ pub async fn handle(
             Metric::count("IpsScored", report.ips as u64),
             Metric::count("RiskyIps", report.risky_ips as u64),
             Metric::count("RiskyNetworks", report.risky_asns as u64),
+            Metric::count("RiskyUsers", report.risky_users as u64),
             Metric::seconds("ScoringTime", report.seconds),
         ],
     ));

@@ -51,6 +51,7 @@ fn main() {
                                 country: Some("GB".into()),
                             }),
                             login_count: (i % 500) as i64,
+                            usual_hours: 0x00ff_ff00,
                             risk: (i % 40) as u8,
                             reasons: if i % 10 == 0 { vec!["recent_failures".into()] } else { vec![] },
                         },

@@ -1,6 +1,7 @@
 //! SQL over the lake: a DataFusion session with the lake's tables
 //! registered. The risk-scoring SQL and the report catalogue build on it.
 
+pub mod catalog;
 pub mod score;
 
 use std::sync::Arc;
@@ -19,6 +20,12 @@ use pipeline::lake::Lake;
 pub enum QueryError {
     #[error("query engine: {0}")]
     Engine(#[from] DataFusionError),
+    #[error("query {query}: {source}")]
+    InQuery { query: String, source: DataFusionError },
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    #[error("unexpected query result: {0}")]
+    Shape(String),
     #[error("lake location {0:?} is not a valid URL")]
     Url(String),
 }
@@ -52,6 +59,35 @@ impl LakeSession {
 
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Runs a catalogue query with its parameters bound by name.
+    pub async fn query(
+        &self,
+        q: &catalog::Query,
+        params: &[(&str, catalog::Param)],
+    ) -> Result<Vec<RecordBatch>, QueryError> {
+        let values = q.bind(params)?;
+        let result = async { self.ctx.sql(&q.sql).await?.with_param_values(values)?.collect().await }.await;
+        result.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })
+    }
+
+    /// Registers (or replaces) the table `name` as a view of a catalogue
+    /// query with bound parameters; queries over it run it as part of theirs.
+    pub async fn register_view(
+        &self,
+        name: &str,
+        q: &catalog::Query,
+        params: &[(&str, catalog::Param)],
+    ) -> Result<(), QueryError> {
+        let values = q.bind(params)?;
+        let view =
+            async { Ok::<_, DataFusionError>(self.ctx.sql(&q.sql).await?.with_param_values(values)?.into_view()) }
+                .await
+                .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, view)?;
+        Ok(())
     }
 
     /// Runs one SQL statement and collects its result.

@@ -1,49 +1,39 @@
 //! The risk scorer: the SQL in `queries/sql/` over the lake, turned into a
 //! risk snapshot for the pre-auth trigger.
+//!
+//! `sign_ins.sql` decides, once, which tries failed; it is registered as the
+//! view `sign_ins` over the profile horizon for `user_profile.sql`, then over
+//! the last day for `user_risk.sql` and `source_risk.sql`. The counts come
+//! from SQL; the rules that turn counts into 0–100 scores with reasons are
+//! here, with their thresholds from the policy's `[scoring]` section.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
-use datafusion::common::ScalarValue;
-use pipeline::risk::snapshot::SnapshotData;
-use pipeline::risk::{LastSuccess, Risk, UserProfile};
+use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type};
+use pipeline::risk::snapshot::SnapshotData;
+use pipeline::risk::{LastSuccess, Risk, Scoring, UserProfile};
+
+use crate::catalog::{Param, query};
 use crate::{LakeSession, QueryError};
 
-/// One statement per file, its header says what it computes.
-pub const USER_PROFILE_SQL: &str = include_str!("../sql/user_profile.sql");
-pub const IP_RISK_SQL: &str = include_str!("../sql/ip_risk.sql");
-pub const ASN_RISK_SQL: &str = include_str!("../sql/asn_risk.sql");
-
-/// The scorer's knobs. Defaults and where they come from are in the README.
+/// The scorer's knobs: the scoring time and the policy's `[scoring]` section.
 #[derive(Debug, Clone)]
 pub struct ScoreParams {
     pub now: DateTime<Utc>,
-    /// History for user profiles (known places and devices).
-    pub horizon: Duration,
-    /// Window for per-IP counts.
-    pub ip_window: Duration,
-    /// An attempt succeeded when a success of the same user follows within this.
-    pub success_window: Duration,
-    /// Credential stuffing: at least this many users with ≤ 2 attempts each from one IP.
-    pub stuffing_users: i64,
-    /// Brute force: at least this many failed attempts from one IP.
-    pub brute_force_failures: i64,
+    pub rules: Scoring,
 }
 
 impl ScoreParams {
+    /// The default rules as of `now`.
     pub fn at(now: DateTime<Utc>) -> Self {
-        ScoreParams {
-            now,
-            horizon: Duration::days(90),
-            ip_window: Duration::days(1),
-            success_window: Duration::minutes(5),
-            stuffing_users: 15,
-            brute_force_failures: 100,
-        }
+        ScoreParams { now, rules: Scoring::default() }
     }
 }
 
@@ -55,22 +45,106 @@ pub struct ScoreReport {
     pub ips: usize,
     pub risky_ips: usize,
     pub risky_asns: usize,
+    pub risky_users: usize,
     pub seconds: f64,
 }
 
-fn ts(t: DateTime<Utc>) -> ScalarValue {
-    ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+/// Tries from one source (an IP or a network) in one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub tries: i64,
+    pub users: i64,
+    pub failures: i64,
+    /// Users with one or two tries each.
+    pub light_users: i64,
+    /// Users with three or more tries each.
+    pub heavy_users: i64,
 }
 
-async fn run(session: &LakeSession, sql: &str, params: Vec<ScalarValue>) -> Result<Vec<RecordBatch>, QueryError> {
-    Ok(session.context().sql(sql).await?.with_param_values(params)?.collect().await?)
+impl Window {
+    fn mostly_failing(&self, percent: i64) -> bool {
+        self.tries > 0 && self.failures * 100 >= self.tries * percent
+    }
 }
 
-fn strings(col: &dyn Array, row: usize) -> Vec<String> {
+/// One source's counts over 15 minutes, an hour and a day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceCounts {
+    pub m15: Window,
+    pub h1: Window,
+    pub d1: Window,
+}
+
+/// One user's recent trouble.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserCounts {
+    pub failures_1d: i64,
+    pub failure_ips_1d: i64,
+    pub blocked_1d: i64,
+}
+
+fn risk(rules: impl IntoIterator<Item = (bool, u8, String)>) -> Risk {
+    let mut r = Risk::default();
+    for (fires, score, reason) in rules {
+        if fires {
+            r.score = r.score.max(score);
+            r.reasons.push(reason);
+        }
+    }
+    r
+}
+
+/// The risk of an IP or a network from its counts, with the reasons.
+pub fn source_score(s: &Scoring, c: &SourceCounts) -> Risk {
+    let at_least = |n: i64, threshold: u32| n >= i64::from(threshold);
+    risk([
+        (
+            at_least(c.m15.light_users, s.stuffing_users_15m) && c.m15.mostly_failing(50),
+            90,
+            format!("credential_stuffing:{}_users_15m", c.m15.light_users),
+        ),
+        (
+            at_least(c.h1.light_users, s.stuffing_users_1h) && c.h1.mostly_failing(80),
+            90,
+            format!("credential_stuffing:{}_users_1h", c.h1.light_users),
+        ),
+        (
+            at_least(c.d1.light_users, s.stuffing_users_1d) && c.d1.mostly_failing(80),
+            90,
+            format!("credential_stuffing:{}_users_1d", c.d1.light_users),
+        ),
+        (
+            at_least(c.d1.heavy_users, s.spraying_users_1d) && c.d1.mostly_failing(80),
+            80,
+            format!("password_spraying:{}_users_1d", c.d1.heavy_users),
+        ),
+        (at_least(c.d1.failures, s.source_failures_1d), 80, format!("failed_sign_ins:{}_1d", c.d1.failures)),
+        (
+            c.h1.tries >= 20 && c.h1.mostly_failing(80),
+            50,
+            format!("failure_ratio:{}%_1h", c.h1.failures * 100 / c.h1.tries.max(1)),
+        ),
+    ])
+}
+
+/// A user's own risk from recent failures and blocks.
+pub fn user_score(s: &Scoring, c: &UserCounts) -> Risk {
+    risk([
+        (
+            c.failure_ips_1d >= i64::from(s.user_failure_ips_1d),
+            70,
+            format!("failures_from_ips:{}_1d", c.failure_ips_1d),
+        ),
+        (c.failures_1d >= i64::from(s.user_failures_1d), 60, format!("failed_sign_ins:{}_1d", c.failures_1d)),
+        (c.blocked_1d > 0, 40, format!("blocked_attempts:{}_1d", c.blocked_1d)),
+    ])
+}
+
+fn strings(col: &ListArray, row: usize) -> Vec<String> {
     if col.is_null(row) {
         return Vec::new();
     }
-    let list = col.as_list::<i32>().value(row);
+    let list = col.value(row);
     let values = list.as_string::<i32>();
     let mut out: Vec<String> =
         (0..values.len()).filter(|&i| !values.is_null(i)).map(|i| values.value(i).to_string()).collect();
@@ -78,23 +152,71 @@ fn strings(col: &dyn Array, row: usize) -> Vec<String> {
     out
 }
 
-/// The snapshot's risk for one IP from its counts, with the reasons.
-pub fn ip_score(p: &ScoreParams, attempts: i64, failures: i64, light_users: i64) -> Risk {
-    let mut score = 0u8;
-    let mut reasons = Vec::new();
-    if light_users >= p.stuffing_users && failures * 2 >= attempts {
-        score = score.max(90);
-        reasons.push(format!("credential_stuffing:{light_users}_users"));
+fn hour_mask(col: &ListArray, row: usize) -> u32 {
+    if col.is_null(row) {
+        return 0;
     }
-    if failures >= p.brute_force_failures {
-        score = score.max(80);
-        reasons.push(format!("failed_sign_ins:{failures}"));
+    let list = col.value(row);
+    let hours = list.as_primitive::<Int32Type>();
+    (0..hours.len())
+        .filter(|&i| !hours.is_null(i) && (0..24).contains(&hours.value(i)))
+        .fold(0, |m, i| m | 1 << hours.value(i))
+}
+
+/// Runs one embedded query with named parameters.
+async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Result<Vec<RecordBatch>, QueryError> {
+    session.query(&query(name)?, params).await
+}
+
+/// (Re)registers the view `sign_ins` over `[since, until)`.
+async fn register_sign_ins(
+    session: &LakeSession,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    success_window: Duration,
+) -> Result<(), QueryError> {
+    let params = [
+        ("since", Param::Timestamp(since)),
+        ("until", Param::Timestamp(until)),
+        ("success_window", Param::Interval(success_window)),
+    ];
+    session.register_view("sign_ins", &query("sign_ins")?, &params).await
+}
+
+/// A result column by name as `T`, whatever width the engine chose for it.
+fn column<T: datafusion::arrow::array::Array + Clone + 'static>(
+    b: &RecordBatch,
+    name: &str,
+    as_type: DataType,
+) -> Result<T, QueryError> {
+    let shape = |why: String| QueryError::Shape(format!("column {name}: {why}"));
+    let col = b.column_by_name(name).ok_or_else(|| shape("missing".into()))?;
+    let col = cast(col, &as_type).map_err(|e| shape(e.to_string()))?;
+    col.as_any().downcast_ref::<T>().cloned().ok_or_else(|| shape(format!("not {as_type}")))
+}
+
+fn text(b: &RecordBatch, name: &str) -> Result<StringArray, QueryError> {
+    column(b, name, DataType::Utf8)
+}
+
+fn int(b: &RecordBatch, name: &str) -> Result<Int64Array, QueryError> {
+    column(b, name, DataType::Int64)
+}
+
+/// The five counts of one window, as columns.
+fn window_columns(b: &RecordBatch, suffix: &str) -> Result<[Int64Array; 5], QueryError> {
+    let at = |what: &str| int(b, &format!("{what}_{suffix}"));
+    Ok([at("tries")?, at("users")?, at("failures")?, at("light_users")?, at("heavy_users")?])
+}
+
+fn window(c: &[Int64Array; 5], row: usize) -> Window {
+    Window {
+        tries: c[0].value(row),
+        users: c[1].value(row),
+        failures: c[2].value(row),
+        light_users: c[3].value(row),
+        heavy_users: c[4].value(row),
     }
-    if attempts >= 20 && failures * 10 >= attempts * 8 {
-        score = score.max(50);
-        reasons.push(format!("failure_ratio:{}%", failures * 100 / attempts.max(1)));
-    }
-    Risk { score, reasons }
 }
 
 /// Runs the scoring SQL and builds the snapshot (not yet written).
@@ -104,81 +226,119 @@ pub async fn score(
     version: &str,
 ) -> Result<(SnapshotData, ScoreReport), QueryError> {
     let started = Instant::now();
-    let window_us_value = p.success_window.num_microseconds().unwrap_or(i64::MAX);
-    let window_us = ScalarValue::Int64(Some(window_us_value));
+    let rules = &p.rules;
+    let horizon_start = p.now - Duration::days(rules.horizon_days.into());
+    let day_start = p.now - Duration::days(1);
+    let success_window = Duration::seconds(rules.success_window_secs.into());
     let rows_in = session
         .context()
         .sql("SELECT count(*) FROM events WHERE time >= $1 AND time < $2")
         .await?
-        .with_param_values(vec![ts(p.now - p.horizon), ts(p.now)])?
+        .with_param_values(vec![Param::Timestamp(horizon_start).scalar(), Param::Timestamp(p.now).scalar()])?
         .collect()
         .await?;
     let rows_in = rows_in.first().map_or(0, |b| b.column(0).as_primitive::<Int64Type>().value(0));
 
-    let mut data = SnapshotData { version: version.to_string(), built: p.now, ..Default::default() };
-    for b in run(session, USER_PROFILE_SQL, vec![ts(p.now - p.horizon), ts(p.now), window_us.clone()]).await? {
-        let pool = b.column(0).as_string::<i32>();
-        let user = b.column(1).as_string::<i32>();
-        let logins = b.column(5).as_primitive::<Int64Type>();
-        let last_us = b.column(6).as_primitive::<Int64Type>();
-        let lat = b.column(7).as_primitive::<Float64Type>();
-        let lon = b.column(8).as_primitive::<Float64Type>();
-        let radius = b.column(9).as_primitive::<Int32Type>();
-        let country = b.column(10).as_string::<i32>();
+    let mut users: BTreeMap<String, UserProfile> = BTreeMap::new();
+    register_sign_ins(session, horizon_start, p.now, success_window).await?;
+    for b in run(session, "user_profile", &[("last_n", Param::Bigint(rules.last_successes.into()))]).await? {
+        let (pool, user, last_country) = (text(&b, "user_pool_id")?, text(&b, "username")?, text(&b, "last_country")?);
+        let logins = int(&b, "logins")?;
+        let last_time = int(&b, "last_time")?;
+        let lat: Float64Array = column(&b, "last_lat", DataType::Float64)?;
+        let lon: Float64Array = column(&b, "last_lon", DataType::Float64)?;
+        let radius = int(&b, "last_radius_km")?;
+        let string_list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+        let [countries, cities, devices]: [ListArray; 3] = [
+            column(&b, "countries", string_list.clone())?,
+            column(&b, "cities", string_list.clone())?,
+            column(&b, "devices", string_list)?,
+        ];
+        let hours: ListArray =
+            column(&b, "hours", DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true))))?;
         for r in 0..b.num_rows() {
-            let last_success = (!last_us.is_null(r)).then(|| LastSuccess {
-                time: DateTime::from_timestamp_micros(last_us.value(r)).unwrap_or(p.now),
+            let last_success = (!last_time.is_null(r)).then(|| LastSuccess {
+                time: DateTime::from_timestamp_micros(last_time.value(r)).unwrap_or(p.now),
                 latitude: lat.value(r),
                 longitude: lon.value(r),
-                accuracy_radius_km: if radius.is_null(r) { 0.0 } else { f64::from(radius.value(r)) },
-                country: (!country.is_null(r)).then(|| country.value(r).to_string()),
+                accuracy_radius_km: if radius.is_null(r) { 0.0 } else { radius.value(r) as f64 },
+                country: (!last_country.is_null(r)).then(|| last_country.value(r).to_string()),
             });
             let profile = UserProfile {
-                known_countries: strings(b.column(2), r),
-                known_cities: strings(b.column(3), r),
-                known_devices: strings(b.column(4), r),
+                known_countries: strings(&countries, r),
+                known_cities: strings(&cities, r),
+                known_devices: strings(&devices, r),
+                usual_hours: hour_mask(&hours, r),
                 last_success,
                 login_count: logins.value(r),
                 risk: 0,
                 reasons: Vec::new(),
             };
-            data.users.push((pipeline::event::user_key(pool.value(r), user.value(r)), profile));
+            users.insert(pipeline::event::user_key(pool.value(r), user.value(r)), profile);
         }
     }
-    let (mut scored, mut risky) = (0, 0);
-    for b in run(session, IP_RISK_SQL, vec![ts(p.now - p.ip_window), ts(p.now), window_us]).await? {
-        let ip = b.column(0).as_string::<i32>();
-        let [attempts, failures, light] = [1, 3, 4].map(|c| b.column(c).as_primitive::<Int64Type>());
+
+    register_sign_ins(session, day_start, p.now, success_window).await?;
+    let mut risky_users = 0;
+    for b in run(session, "user_risk", &[]).await? {
+        let (pool, user) = (text(&b, "user_pool_id")?, text(&b, "username")?);
+        let [failures, failure_ips, blocked] =
+            [int(&b, "failures_1d")?, int(&b, "failure_ips_1d")?, int(&b, "blocked_1d")?];
         for r in 0..b.num_rows() {
-            scored += 1;
-            let Ok(addr) = ip.value(r).parse::<IpAddr>() else { continue };
-            let risk = ip_score(p, attempts.value(r), failures.value(r), light.value(r));
+            let counts = UserCounts {
+                failures_1d: failures.value(r),
+                failure_ips_1d: failure_ips.value(r),
+                blocked_1d: blocked.value(r),
+            };
+            let risk = user_score(rules, &counts);
             if risk.score > 0 {
-                risky += 1;
-                data.ips.push((addr, risk));
+                risky_users += 1;
+                let profile = users.entry(pipeline::event::user_key(pool.value(r), user.value(r))).or_default();
+                profile.risk = risk.score;
+                profile.reasons = risk.reasons;
             }
         }
     }
-    for b in
-        run(session, ASN_RISK_SQL, vec![ts(p.now - p.ip_window), ts(p.now), ScalarValue::Int64(Some(window_us_value))])
-            .await?
-    {
-        let asn = b.column(0).as_primitive::<Int64Type>();
-        let [attempts, failures, light] = [1, 3, 4].map(|c| b.column(c).as_primitive::<Int64Type>());
+
+    let mut data = SnapshotData { version: version.to_string(), built: p.now, ..Default::default() };
+    let mut ips_scored = 0;
+    let sources = run(
+        session,
+        "source_risk",
+        &[
+            ("since_15m", Param::Timestamp(p.now - Duration::minutes(15))),
+            ("since_1h", Param::Timestamp(p.now - Duration::hours(1))),
+        ],
+    )
+    .await?;
+    for b in sources {
+        let (kind, source) = (text(&b, "kind")?, text(&b, "source")?);
+        let [m15, h1, d1] = [window_columns(&b, "15m")?, window_columns(&b, "1h")?, window_columns(&b, "1d")?];
         for r in 0..b.num_rows() {
-            let Ok(number) = u32::try_from(asn.value(r)) else { continue };
-            let risk = ip_score(p, attempts.value(r), failures.value(r), light.value(r));
-            if risk.score > 0 {
-                data.asns.push((number, risk));
+            let counts = SourceCounts { m15: window(&m15, r), h1: window(&h1, r), d1: window(&d1, r) };
+            let is_ip = kind.value(r) == "ip";
+            ips_scored += usize::from(is_ip);
+            let risk = source_score(rules, &counts);
+            if risk.score == 0 {
+                continue;
+            }
+            if is_ip {
+                if let Ok(addr) = source.value(r).parse::<IpAddr>() {
+                    data.ips.push((addr, risk));
+                }
+            } else if let Ok(asn) = source.value(r).parse::<u32>() {
+                data.asns.push((asn, risk));
             }
         }
     }
+    data.users = users.into_iter().collect();
     let report = ScoreReport {
         rows_in,
         users: data.users.len(),
-        ips: scored,
-        risky_ips: risky,
+        ips: ips_scored,
+        risky_ips: data.ips.len(),
         risky_asns: data.asns.len(),
+        risky_users,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((data, report))

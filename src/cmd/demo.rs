@@ -16,6 +16,7 @@ use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
 use pipeline::stream::{EventSink, LocalStream, read_shard, shard_ids};
 use pipeline::telemetry::LineOut;
+use queries::score::ScoreParams;
 use serde_json::{Value, json};
 
 /// MaxMind's own test databases (Apache-2.0 / MIT), compiled in so the demo
@@ -246,7 +247,7 @@ fn post_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
 
 /// The demo's enrichment: installed DB-IP when present, else the embedded
 /// MaxMind test databases.
-fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
+pub(crate) fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
     let mut enricher = functions::setup::enricher(config)?;
     if enricher.geo.is_none() {
         enricher.geo = Some(Box::new(MaxMindCity::from_static("embedded GeoIP2-City-Test.mmdb", CITY_TEST)?));
@@ -290,6 +291,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         "time", "event", "user", "ip", "context", "place", "asn", "device", "decision", "story"
     );
 
+    let rules = handler.policy.policy.scoring.clone();
     let location = config.lake_location();
     let consumer = Consumer {
         source: LocalSource { dir: stream_dir.clone() },
@@ -314,7 +316,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
                 at.format("%H:%M")
             );
             print!("      ");
-            super::score::publish(&consumer.lake, &config, at).await?;
+            super::score::publish(&consumer.lake, &config, ScoreParams { now: at, rules: rules.clone() }).await?;
             handler.risk.reload();
         }
         let at = start + Duration::minutes(si.minute);
@@ -409,7 +411,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     );
 
     // Score everything, for the next run's trigger.
-    super::score::publish(&consumer.lake, &config, Utc::now()).await?;
+    super::score::publish(&consumer.lake, &config, ScoreParams { now: Utc::now(), rules }).await?;
 
     // And SQL over the history, with DataFusion.
     let sql = "SELECT event_type, context_status, count(*) AS events, count(DISTINCT username) AS users \

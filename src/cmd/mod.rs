@@ -4,4 +4,5 @@ pub mod context;
 pub mod demo;
 pub mod geoip;
 pub mod invoke;
+pub mod replay;
 pub mod score;

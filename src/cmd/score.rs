@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use pipeline::config::Config;
 use pipeline::lake::Lake;
+use pipeline::risk::Policy;
 use pipeline::risk::snapshot::write_snapshot;
 use queries::LakeSession;
 use queries::score::{ScoreParams, score};
@@ -18,6 +19,9 @@ pub struct Args {
     /// Lake location (`s3://bucket/prefix` or a directory); default from configuration.
     #[arg(long)]
     lake: Option<String>,
+    /// Policy file whose `[scoring]` section sets the rules; default `risk.policy_file`.
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
 }
 
 pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
@@ -30,24 +34,28 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     };
     let location = args.lake.unwrap_or_else(|| config.lake_location());
     let lake = Lake::open(&location)?;
-    let path = publish(&lake, &config, now).await?;
+    let policy_file = args.policy.as_deref().or(config.risk.policy_file.as_deref());
+    let rules = Policy::load(policy_file, std::env::vars())?.policy.scoring;
+    let path = publish(&lake, &config, ScoreParams { now, rules }).await?;
     println!("published {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
 /// Scores the lake as of `now` and publishes the snapshot; prints what it did.
-pub async fn publish(
-    lake: &Lake,
-    config: &Config,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<std::path::PathBuf> {
+pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<std::path::PathBuf> {
     let session = LakeSession::open(lake).await?;
-    let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let (data, report) = score(&session, &ScoreParams::at(now), &version).await?;
+    let version = params.now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let (data, report) = score(&session, &params, &version).await?;
     let path = write_snapshot(&config.snapshot_dir(), &data)?;
     println!(
-        "scorer: {} events in → {} user profiles, {} IPs scored ({} risky), {} risky networks, {:.2} s; snapshot {version}",
-        report.rows_in, report.users, report.ips, report.risky_ips, report.risky_asns, report.seconds
+        "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {version}",
+        report.rows_in,
+        report.users,
+        report.ips,
+        report.risky_ips,
+        report.risky_asns,
+        report.risky_users,
+        report.seconds
     );
     Ok(path)
 }

@@ -4,20 +4,24 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline::config::Config;
 use pipeline::lake::Lake;
+use pipeline::risk::Scoring;
 use pipeline::telemetry::LineOut;
+use queries::score::ScoreParams;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config: &'static Config = Box::leak(Box::new(Config::from_env(None)?));
     let lake: &'static Lake = Box::leak(Box::new(Lake::open(&config.lake_location())?));
+    // The policy's [scoring] section: the same file the pre-auth trigger reads.
+    let rules: &'static Scoring = Box::leak(Box::new(functions::setup::policy(config)?.policy.scoring));
     let metrics: &'static LineOut =
         Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         let report = functions::risk_scorer::handle(
             lake,
             &config.snapshot_dir(),
-            chrono::Utc::now(),
+            &ScoreParams { now: chrono::Utc::now(), rules: rules.clone() },
             metrics,
             &config.metrics.namespace,
         )

@@ -358,6 +358,7 @@ async fn a_published_snapshot_drives_the_decision_and_its_age_is_a_metric() {
             country: Some("AU".into()),
         }),
         login_count: 57,
+        usual_hours: 0,
         risk: 0,
         reasons: vec![],
     };

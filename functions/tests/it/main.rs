@@ -3,4 +3,5 @@
 mod handlers;
 mod lake_writer;
 mod lambda;
+mod replay;
 mod risk_scorer;

@@ -5,16 +5,17 @@ use pipeline::lake::{Lake, SourceRecord};
 use pipeline::risk::RiskSource;
 use pipeline::risk::snapshot::Snapshot;
 use pipeline::telemetry::LineOut;
+use queries::score::ScoreParams;
 
 #[tokio::test]
 async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::local(&tmp.path().join("lake")).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 5, 2, 9, 0, 0).unwrap();
-    // 16 users each tried once from one IP an hour ago; none succeeded.
+    // 16 users each tried once from one IP in the last 10 minutes; none succeeded.
     let records: Vec<SourceRecord> = (0..16)
         .map(|i| {
-            let t = now - Duration::hours(1) + Duration::seconds(i);
+            let t = now - Duration::minutes(10) + Duration::seconds(i);
             let json = serde_json::json!({
                 "schema_version": 1, "event_id": format!("e{i}"), "event_type": "auth.attempt",
                 "time": t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "user_pool_id": "p",
@@ -33,7 +34,8 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     lake.write(&records).await.unwrap();
     let snapshots = tmp.path().join("snapshots");
     let metrics = LineOut::memory();
-    let report = functions::risk_scorer::handle(&lake, &snapshots, now, &metrics, "authtrail").await.unwrap();
+    let report =
+        functions::risk_scorer::handle(&lake, &snapshots, &ScoreParams::at(now), &metrics, "authtrail").await.unwrap();
     assert_eq!((report.rows_in, report.ips, report.risky_ips), (16, 1, 1));
     let snap = Snapshot::open_current(&snapshots).unwrap();
     assert_eq!(snap.ip("198.51.100.23".parse().unwrap()).unwrap().score, 90);

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 use super::policy::{CompiledPolicy, Level, Mode};
 use super::{RiskSource, SnapshotState};
@@ -179,6 +179,13 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
                 && !u.known_devices.iter().any(|k| k == d)
             {
                 s.add(w.new_device.into(), "new_device".into());
+            }
+            let hour = a.time.hour();
+            if u.login_count >= i64::from(w.unusual_hour_min_logins)
+                && u.usual_hours != 0
+                && u.usual_hours & (1 << hour) == 0
+            {
+                s.add(w.unusual_hour.into(), format!("unusual_hour:{hour:02}"));
             }
             let hosting = a.anonymous.is_some_and(|x| x.is_hosting_provider);
             // An attempt older than the last success (late or replayed data)

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 pub use decide::{Attempt, Decision, decide, distance_km};
-pub use policy::{CompiledPolicy, Level, Mode, Policy};
+pub use policy::{CompiledPolicy, Level, Mode, Policy, Scoring};
 
 /// The last successful sign-in of a user, for impossible travel.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,9 @@ pub struct UserProfile {
     pub known_devices: Vec<String>,
     pub last_success: Option<LastSuccess>,
     pub login_count: i64,
+    /// Bit h set: the user signed in successfully in UTC hour h (0–23)
+    /// among the recent sign-ins the scorer considers.
+    pub usual_hours: u32,
     /// 0–100 from the scorer, with its reasons.
     pub risk: u8,
     pub reasons: Vec<String>,

@@ -54,6 +54,7 @@ pub struct Policy {
     pub travel: Travel,
     pub lists: Lists,
     pub snapshot: SnapshotPolicy,
+    pub scoring: Scoring,
 }
 
 /// Score thresholds (0–100) where the levels start.
@@ -81,6 +82,10 @@ pub struct Weights {
     pub unverified_context: u8,
     /// The country is not on a non-empty allow list.
     pub country_not_allowed: u8,
+    /// A UTC hour in which the user has not signed in before (only for users
+    /// with at least `unusual_hour_min_logins` sign-ins).
+    pub unusual_hour: u8,
+    pub unusual_hour_min_logins: u32,
     /// Fractions of the snapshot's 0–100 IP, ASN and user scores added.
     pub ip_risk_factor: f32,
     pub asn_risk_factor: f32,
@@ -134,6 +139,7 @@ impl Default for Policy {
             travel: Travel::default(),
             lists: Lists::default(),
             snapshot: SnapshotPolicy::default(),
+            scoring: Scoring::default(),
         }
     }
 }
@@ -158,6 +164,9 @@ impl Default for Weights {
             hosting: 15,
             unverified_context: 15,
             country_not_allowed: 70,
+            // Weak alone (people travel, work late): a nudge, never a block.
+            unusual_hour: 5,
+            unusual_hour_min_logins: 10,
             ip_risk_factor: 1.0,
             asn_risk_factor: 0.5,
             user_risk_factor: 0.5,
@@ -176,6 +185,56 @@ impl Default for Travel {
 impl Default for SnapshotPolicy {
     fn default() -> Self {
         SnapshotPolicy { max_age_secs: 6 * 3600, fail_mode: FailMode::Open }
+    }
+}
+
+/// What the scorer (DataFusion SQL over the lake) counts and where its
+/// rules fire. The scorer reads the same policy file as the trigger.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scoring {
+    /// History that user profiles (known places, devices, hours) come from.
+    pub horizon_days: u32,
+    /// Known places, devices and hours come from this many recent successful sign-ins.
+    pub last_successes: u32,
+    /// An attempt succeeded when the user's next event is a success this soon after it.
+    pub success_window_secs: u32,
+    /// Credential stuffing: users with at most two tries each from one IP or
+    /// network in 15 minutes, mostly failing.
+    pub stuffing_users_15m: u32,
+    /// Slower credential stuffing: the same over an hour and over a day, with
+    /// at least 80 % failing.
+    pub stuffing_users_1h: u32,
+    pub stuffing_users_1d: u32,
+    /// Password spraying: users with three or more tries each from one IP or
+    /// network in a day, with at least 80 % failing.
+    pub spraying_users_1d: u32,
+    /// Failed tries from one IP or network in a day.
+    pub source_failures_1d: u32,
+    /// Failed tries on one account in a day.
+    pub user_failures_1d: u32,
+    /// IPs the failures on one account came from in a day (a distributed attack on it).
+    pub user_failure_ips_1d: u32,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Scoring {
+            horizon_days: 90,
+            last_successes: 50,
+            success_window_secs: 300,
+            // Elastic's "Potential Credential Stuffing" rule: 15 users with at
+            // most 2 attempts each from one source in 15 minutes.
+            stuffing_users_15m: 15,
+            stuffing_users_1h: 30,
+            stuffing_users_1d: 50,
+            spraying_users_1d: 10,
+            // Auth0's Suspicious IP Throttling: 100 failed sign-ins per IP per day.
+            source_failures_1d: 100,
+            // Auth0's Brute-force Protection: 10 failed sign-ins on one account.
+            user_failures_1d: 10,
+            user_failure_ips_1d: 5,
+        }
     }
 }
 
@@ -247,6 +306,23 @@ impl Policy {
                 "levels",
                 format!("need 1 ≤ medium < high ≤ 100, got {} and {}", self.levels.medium, self.levels.high),
             ));
+        }
+        let sc = &self.scoring;
+        for (key, v) in [
+            ("scoring.horizon_days", sc.horizon_days),
+            ("scoring.last_successes", sc.last_successes),
+            ("scoring.success_window_secs", sc.success_window_secs),
+            ("scoring.stuffing_users_15m", sc.stuffing_users_15m),
+            ("scoring.stuffing_users_1h", sc.stuffing_users_1h),
+            ("scoring.stuffing_users_1d", sc.stuffing_users_1d),
+            ("scoring.spraying_users_1d", sc.spraying_users_1d),
+            ("scoring.source_failures_1d", sc.source_failures_1d),
+            ("scoring.user_failures_1d", sc.user_failures_1d),
+            ("scoring.user_failure_ips_1d", sc.user_failure_ips_1d),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1".into()));
+            }
         }
         if self.travel.max_speed_kmh <= 0.0 || !self.travel.max_speed_kmh.is_finite() {
             return Err(bad("travel.max_speed_kmh", "must be a positive speed".into()));

@@ -2,7 +2,7 @@
 //! pointer, memory-mapped by the pre-auth trigger and read without copying.
 //!
 //! ```text
-//! header   "ATSNAP01", built_us i64, version (u16 len + bytes),
+//! header   "ATSNAP02", built_us i64, version (u16 len + bytes),
 //!          n_users u32, n_ips u32, n_asns u32, blob_len u32          (little endian)
 //! (a user payload starts with a second 64-bit hash of the user key, not the
 //! key itself; coordinates are f32; identical payloads are stored once)
@@ -27,7 +27,8 @@ use chrono::{DateTime, Utc};
 
 use super::{LastSuccess, Risk, RiskSource, SnapshotState, UserProfile};
 
-const MAGIC: &[u8; 8] = b"ATSNAP01";
+/// Bumped whenever the layout changes: an older reader calls a newer file corrupt.
+const MAGIC: &[u8; 8] = b"ATSNAP02";
 const USER_ENTRY: usize = 16;
 const IP_ENTRY: usize = 32;
 const ASN_ENTRY: usize = 16;
@@ -80,6 +81,7 @@ fn encode_user(key: &str, u: &UserProfile) -> Vec<u8> {
     let mut b = Vec::with_capacity(64);
     b.extend_from_slice(&check_hash(key).to_le_bytes());
     b.extend_from_slice(&u.login_count.to_le_bytes());
+    b.extend_from_slice(&u.usual_hours.to_le_bytes());
     b.push(u.risk);
     match &u.last_success {
         Some(l) => {
@@ -352,6 +354,7 @@ impl Snapshot {
             return None; // a collision of the table hash with another user
         }
         let login_count = c.i64()?;
+        let usual_hours = c.u32()?;
         let risk = c.u8()?;
         let last_success = match c.u8()? {
             1 => {
@@ -369,6 +372,7 @@ impl Snapshot {
             reasons: c.strs()?,
             last_success,
             login_count,
+            usual_hours,
             risk,
         })
     }
@@ -430,6 +434,7 @@ mod tests {
                 country: Some("GB".into()),
             }),
             login_count: n,
+            usual_hours: (n as u32 * 7919) & 0x00ff_ffff,
             risk: (n % 100) as u8,
             reasons: vec!["failures".into()],
         };
@@ -605,7 +610,7 @@ mod live_tests {
         assert!(!live.reload(), "unchanged CURRENT: nothing to do");
         assert_eq!(live.state(now, 60), SnapshotState::Fresh { version: "v1".into() });
         assert_eq!(live.age_secs(now + chrono::Duration::seconds(90)), Some(90));
-        std::fs::write(tmp.path().join("snapshot-v2.bin"), b"ATSNAP01 but not really").unwrap();
+        std::fs::write(tmp.path().join("snapshot-v2.bin"), b"ATSNAP02 but not really").unwrap();
         std::fs::write(tmp.path().join("CURRENT"), "snapshot-v2.bin").unwrap();
         assert!(live.reload());
         assert!(matches!(live.state(now, 60), SnapshotState::Corrupt(_)));

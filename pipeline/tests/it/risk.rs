@@ -36,6 +36,7 @@ fn snapshot() -> MemoryRisk {
                 country: Some("GB".into()),
             }),
             login_count: 120,
+            usual_hours: 0x0000_ff00,
             risk: 0,
             reasons: vec![],
         },
@@ -209,6 +210,18 @@ fn snapshot_missing_stale_fail_open_or_closed() {
     // Audit mode never denies, even fail-closed.
     let audit_closed = policy(|p| p.snapshot.fail_mode = FailMode::Closed);
     assert_eq!(decide(&audit_closed, &NoSnapshot, &home()).action, "allow");
+}
+
+#[test]
+fn an_hour_the_user_never_signs_in_adds_a_little() {
+    let at_three = Attempt { time: Utc.with_ymd_and_hms(2026, 6, 1, 3, 0, 0).unwrap(), ..home() };
+    let mut r = snapshot();
+    r.built = at_three.time - Duration::minutes(1);
+    let d = decide(&policy(|_| {}), &r, &at_three);
+    assert_eq!((d.score, d.reasons.clone()), (5, vec!["unusual_hour:03".to_string()]));
+    // Too little history to know the user's hours: nothing.
+    r.users.values_mut().for_each(|u| u.login_count = 9);
+    assert!(decide(&policy(|_| {}), &r, &at_three).reasons.is_empty());
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! queries integration tests: DataFusion over a lake written by the lake writer.
 
+mod scoring;
+
 use chrono::{Duration, TimeZone, Utc};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
@@ -28,7 +30,7 @@ fn events(n: usize) -> Vec<Event> {
         .collect()
 }
 
-async fn lake_with(events: &[Event]) -> (tempfile::TempDir, Lake) {
+pub async fn lake_with(events: &[Event]) -> (tempfile::TempDir, Lake) {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::local(&tmp.path().join("lake")).unwrap();
     let records: Vec<SourceRecord> = events
@@ -131,135 +133,4 @@ async fn the_lake_on_s3_is_written_and_queried_through_object_store() {
     let cp = pipeline::lake::Checkpoint { last_sequence: "42".into(), pending: None };
     lake.save_checkpoint("kinesis-x", "shardId-000000000000", &cp).await.unwrap();
     assert_eq!(lake.checkpoint("kinesis-x", "shardId-000000000000").await.unwrap(), Some(cp));
-}
-
-mod scoring {
-    use super::*;
-    use pipeline::risk::RiskSource;
-    use pipeline::risk::snapshot::{Snapshot, write_snapshot};
-    use queries::score::{ScoreParams, score};
-
-    fn ev(
-        id: &str,
-        kind: &str,
-        t: chrono::DateTime<Utc>,
-        user: &str,
-        ip: Option<&str>,
-        place: Option<(&str, &str, f64, f64)>,
-        device: Option<&str>,
-    ) -> Event {
-        let mut v = serde_json::json!({
-            "schema_version": 1, "event_id": id, "event_type": kind,
-            "time": t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "user_pool_id": "pool", "username": user, "ip_verified": ip.is_some(),
-            "context_status": if ip.is_some() { "verified" } else { "missing" },
-            "source_ip": ip, "device_key": device, "decision_reasons": [], "notes": [],
-        });
-        if let Some((cc, city, lat, lon)) = place {
-            v["geo_country"] = cc.into();
-            v["geo_city"] = city.into();
-            v["geo_latitude"] = lat.into();
-            v["geo_longitude"] = lon.into();
-            v["geo_accuracy_radius_km"] = 10.into();
-        }
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[tokio::test]
-    async fn profiles_and_ip_risk_from_the_lake_become_a_snapshot() {
-        let now = Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap();
-        let london = Some(("GB", "London", 51.5142, -0.0931));
-        let mut events = Vec::new();
-        // Alice: three sign-ins from London on her laptop, each followed by a success.
-        for (i, days) in [9, 5, 1].into_iter().enumerate() {
-            let t = now - Duration::days(days);
-            events.push(ev(&format!("a{i}"), "auth.attempt", t, "alice", Some("81.2.69.142"), london, Some("laptop")));
-            events.push(ev(&format!("s{i}"), "auth.success", t + Duration::seconds(20), "alice", None, None, None));
-        }
-        // A failed attempt from Stockholm (no success follows): not a known place.
-        events.push(ev(
-            "af",
-            "auth.attempt",
-            now - Duration::hours(2),
-            "alice",
-            Some("89.160.20.112"),
-            Some(("SE", "Linköping", 58.4, 15.6)),
-            Some("other"),
-        ));
-        // A success that comes too late (10 minutes) does not make its attempt succeed.
-        events.push(ev(
-            "bl",
-            "auth.attempt",
-            now - Duration::hours(3),
-            "bob",
-            Some("81.2.69.143"),
-            london,
-            Some("desk"),
-        ));
-        events.push(ev(
-            "bs",
-            "auth.success",
-            now - Duration::hours(3) + Duration::minutes(10),
-            "bob",
-            None,
-            None,
-            None,
-        ));
-        // Window edges: a success exactly 5 minutes after its attempt counts
-        // (carol); an attempt exactly at the scoring time is outside (dan).
-        let t = now - Duration::hours(4);
-        events.push(ev("cl", "auth.attempt", t, "carol", Some("81.2.69.140"), london, Some("tablet")));
-        events.push(ev("cs", "auth.success", t + Duration::minutes(5), "carol", None, None, None));
-        events.push(ev("dl", "auth.attempt", now, "dan", Some("81.2.69.141"), london, Some("pc")));
-        events.push(ev("ds", "auth.success", now, "dan", None, None, None));
-        // Credential stuffing: one IP, 20 users, one failing attempt each, within the last day.
-        // All from one network: the ASN is scored as well.
-        for u in 0..20 {
-            let mut e = ev(
-                &format!("x{u}"),
-                "auth.attempt",
-                now - Duration::minutes(30 + u),
-                &format!("victim{u}"),
-                Some("203.0.113.9"),
-                None,
-                None,
-            );
-            e.asn = Some(64500);
-            events.push(e);
-        }
-        let (_tmp, lake) = lake_with(&events).await;
-        let session = LakeSession::open(&lake).await.unwrap();
-        let (data, report) = score(&session, &ScoreParams::at(now), "t1").await.unwrap();
-        assert_eq!(report.rows_in, events.len() as i64 - 2, "the two events at the scoring time are outside");
-        let users: Vec<&str> = data.users.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(users, vec!["pool/alice", "pool/carol"], "bob's success came too late, dan's is outside");
-        let (key, alice) = &data.users[0];
-        assert_eq!(key, "pool/alice");
-        assert_eq!(
-            (alice.known_countries.clone(), alice.known_cities.clone(), alice.known_devices.clone()),
-            (vec!["GB".to_string()], vec!["London".to_string()], vec!["laptop".to_string()])
-        );
-        assert_eq!(alice.login_count, 3);
-        let last = alice.last_success.as_ref().unwrap();
-        assert_eq!(last.time, now - Duration::days(1));
-        assert_eq!((last.latitude, last.accuracy_radius_km), (51.5142, 10.0));
-
-        assert_eq!(report.risky_ips, 1);
-        let (ip, risk) = &data.ips[0];
-        assert_eq!(ip.to_string(), "203.0.113.9");
-        assert_eq!(risk.score, 90);
-        assert!(risk.reasons.iter().any(|r| r == "credential_stuffing:20_users"), "{:?}", risk.reasons);
-
-        assert_eq!(data.asns.len(), 1);
-        assert_eq!((data.asns[0].0, data.asns[0].1.score), (64500, 90));
-
-        // Published and read back as the trigger would.
-        let dir = tempfile::tempdir().unwrap();
-        write_snapshot(dir.path(), &data).unwrap();
-        let snap = Snapshot::open_current(dir.path()).unwrap();
-        assert_eq!(snap.user("pool", "alice").unwrap().login_count, 3);
-        assert_eq!(snap.ip("203.0.113.9".parse().unwrap()).unwrap().score, 90);
-        assert!(snap.ip("81.2.69.142".parse().unwrap()).is_none());
-        assert_eq!(snap.asn(64500).unwrap().score, 90);
-    }
 }

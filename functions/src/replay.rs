@@ -1,0 +1,299 @@
+//! The backtest: recorded Cognito trigger events run in time order through
+//! the real handlers, with the clock set to when each was received, into a
+//! local stream and lake; the scorer re-runs every `score_every` of event
+//! time and the trigger reloads its snapshot, exactly as in production.
+//!
+//! Input is JSON lines `{"receivedAt": RFC 3339, "event": <raw trigger event>}`
+//! (other keys, such as a simulator's `label`, are ignored). Output is one
+//! decision line per PreAuthentication event. A line that cannot be used is
+//! rejected with its line number and reason, never dropped silently.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use pipeline::clock::FixedClock;
+use pipeline::context::ContextVerifier;
+use pipeline::geo::Enricher;
+use pipeline::lake::Lake;
+use pipeline::lake::consume::{Consumer, LocalSource};
+use pipeline::risk::CompiledPolicy;
+use pipeline::risk::snapshot::LiveSnapshot;
+use pipeline::stream::LocalStream;
+use pipeline::telemetry::LineOut;
+use queries::score::ScoreParams;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::handler::{Handler, Settings, Trigger};
+use crate::risk_scorer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("replay file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("lake writer: {0}")]
+    Consume(#[from] pipeline::lake::consume::ConsumeError),
+    #[error(transparent)]
+    Lake(#[from] pipeline::lake::LakeError),
+    #[error("replay stream: {0}")]
+    Stream(#[from] pipeline::stream::LocalStreamError),
+    #[error("scorer: {0}")]
+    Scorer(#[from] risk_scorer::ScorerError),
+}
+
+/// One input line, indexed by where it is in the file.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    received_at: DateTime<Utc>,
+    line: usize,
+    offset: u64,
+    len: usize,
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "receivedAt")]
+    received_at: &'a str,
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct TriggerSource<'a> {
+    #[serde(rename = "triggerSource", borrow)]
+    trigger_source: Option<&'a str>,
+}
+
+/// A line that was not replayed, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rejected {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What the trigger decided for one PreAuthentication event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecisionLine {
+    pub line: usize,
+    #[serde(rename = "receivedAt")]
+    pub received_at: DateTime<Utc>,
+    pub user_pool_id: Option<String>,
+    pub user: Option<String>,
+    pub event_id: Option<String>,
+    pub action: String,
+    pub score: Option<i32>,
+    pub level: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySummary {
+    pub lines: usize,
+    pub pre_auth: usize,
+    pub post_auth: usize,
+    pub denied: usize,
+    pub rejected: Vec<Rejected>,
+    pub scorer_runs: usize,
+    pub scoring_seconds: f64,
+    pub seconds: f64,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// What a replay runs with, besides its input.
+pub struct ReplaySetup {
+    pub enricher: Arc<Enricher>,
+    pub verifier: ContextVerifier,
+    pub policy: Arc<CompiledPolicy>,
+    pub settings: Settings,
+    pub stream_shards: u32,
+    pub batch_records: usize,
+    /// The scorer runs at every multiple of this in event time.
+    pub score_every: Duration,
+}
+
+/// The real trigger handler over a local stream, lake and snapshot
+/// directory, all under one work directory.
+pub struct Replayer {
+    pub handler: Handler<LocalStream, Arc<FixedClock>, Arc<LiveSnapshot>>,
+    pub consumer: Consumer<LocalSource>,
+    pub snapshot_dir: PathBuf,
+    pub score_every: Duration,
+}
+
+impl Replayer {
+    /// `work` holds `stream/`, `lake/` and `snapshots/`; it should be empty.
+    pub fn open(work: &Path, setup: ReplaySetup) -> Result<Replayer, ReplayError> {
+        let stream_dir = work.join("stream");
+        let snapshot_dir = work.join("snapshots");
+        let lake = Lake::open(&work.join("lake").to_string_lossy())?;
+        let handler = Handler {
+            enricher: setup.enricher,
+            verifier: setup.verifier,
+            sink: LocalStream::open(&stream_dir, setup.stream_shards, false)?,
+            clock: Arc::new(FixedClock::default()),
+            risk: Arc::new(LiveSnapshot::open(&snapshot_dir)),
+            policy: setup.policy,
+            settings: setup.settings,
+            metrics: LineOut::Discard,
+            spill: LineOut::memory(),
+        };
+        Ok(Replayer {
+            handler,
+            consumer: Consumer { source: LocalSource { dir: stream_dir }, lake, batch_records: setup.batch_records },
+            snapshot_dir,
+            score_every: setup.score_every,
+        })
+    }
+}
+
+/// Reads the file once to index its lines by `receivedAt` (stable: equal
+/// times keep file order). Lines are re-read by offset when replayed, so
+/// a month of sign-ins need not fit in memory.
+fn index(path: &Path) -> Result<(Vec<Entry>, Vec<Rejected>, usize), ReplayError> {
+    let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+    let (mut entries, mut rejected) = (Vec::new(), Vec::new());
+    let (mut buf, mut offset, mut line) = (Vec::new(), 0u64, 0usize);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let text = trim_line(&buf);
+        if !text.is_empty() {
+            match parse_line(text) {
+                Ok((received_at, ..)) => entries.push(Entry { received_at, line, offset, len: n }),
+                Err(reason) => rejected.push(Rejected { line, reason }),
+            }
+        }
+        offset += n as u64;
+    }
+    entries.sort_by_key(|e| e.received_at);
+    Ok((entries, rejected, line))
+}
+
+fn trim_line(buf: &[u8]) -> &[u8] {
+    let end = buf.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    &buf[..end]
+}
+
+fn parse_line(text: &[u8]) -> Result<(DateTime<Utc>, Trigger, &RawValue), String> {
+    let l: Line = serde_json::from_slice(text).map_err(|e| format!("not a replay line: {e}"))?;
+    let at = DateTime::parse_from_rfc3339(l.received_at)
+        .map_err(|e| format!("receivedAt {:?} is not RFC 3339: {e}", l.received_at))?
+        .to_utc();
+    let source: TriggerSource =
+        serde_json::from_str(l.event.get()).map_err(|e| format!("event is not a JSON object: {e}"))?;
+    let trigger = match source.trigger_source {
+        Some(s) if s.starts_with("PreAuthentication_") => Trigger::PreAuth,
+        Some(s) if s.starts_with("PostAuthentication_") => Trigger::PostAuth,
+        Some(s) => return Err(format!("triggerSource {s:?} is neither pre- nor post-authentication")),
+        None => return Err("event has no triggerSource".into()),
+    };
+    Ok((at, trigger, l.event))
+}
+
+impl Replayer {
+    async fn rescore(&self, at: DateTime<Utc>, summary: &mut ReplaySummary) -> Result<(), ReplayError> {
+        self.consumer.drain(|_| {}).await?;
+        let params = ScoreParams { now: at, rules: self.handler.policy.policy.scoring.clone() };
+        let report =
+            risk_scorer::handle(&self.consumer.lake, &self.snapshot_dir, &params, &LineOut::Discard, "authtrail")
+                .await?;
+        self.handler.risk.reload();
+        summary.scorer_runs += 1;
+        summary.scoring_seconds += report.seconds;
+        Ok(())
+    }
+
+    /// Replays `path`, writing a decision line per PreAuthentication event
+    /// to `decisions`. `progress` sees (lines done, lines in all).
+    pub async fn run(
+        &self,
+        path: &Path,
+        decisions: &mut impl Write,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<ReplaySummary, ReplayError> {
+        let started = Instant::now();
+        let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
+        let (entries, rejected, lines) = index(path)?;
+        let mut summary = ReplaySummary { lines, rejected, ..Default::default() };
+        summary.first = entries.first().map(|e| e.received_at);
+        summary.last = entries.last().map(|e| e.received_at);
+        let file = File::open(path).map_err(io)?;
+        let mut buf = Vec::new();
+        let mut scored_at: Option<DateTime<Utc>> = None;
+        for (done, e) in entries.iter().enumerate() {
+            // The snapshot production would hold now: the one the scorer
+            // built at the last multiple of the interval from the lake then.
+            let boundary = e.received_at.duration_trunc(self.score_every).unwrap_or(e.received_at);
+            if scored_at != Some(boundary) {
+                self.rescore(boundary, &mut summary).await?;
+                scored_at = Some(boundary);
+            }
+            buf.resize(e.len, 0);
+            file.read_exact_at(&mut buf, e.offset).map_err(io)?;
+            // Indexed lines parsed once already; a file changed under us is rejected.
+            let (trigger, raw) = match parse_line(trim_line(&buf)) {
+                Ok((_, trigger, raw)) => (trigger, raw),
+                Err(reason) => {
+                    summary
+                        .rejected
+                        .push(Rejected { line: e.line, reason: format!("changed during the replay: {reason}") });
+                    continue;
+                }
+            };
+            self.handler.clock.set(e.received_at);
+            let outcome = self.handler.handle(trigger, raw.get()).await;
+            match trigger {
+                Trigger::PostAuth => summary.post_auth += 1,
+                Trigger::PreAuth => summary.pre_auth += 1,
+            }
+            if trigger == Trigger::PreAuth {
+                let d = match &outcome {
+                    Ok(o) => DecisionLine {
+                        line: e.line,
+                        received_at: e.received_at,
+                        user_pool_id: Some(o.event.user_pool_id.clone()),
+                        user: Some(o.event.username.clone()),
+                        event_id: Some(o.event.event_id.clone()),
+                        action: if o.deny { "deny" } else { "allow" }.into(),
+                        score: o.event.decision_score,
+                        level: o.event.decision_level.clone(),
+                        reasons: o.event.decision_reasons.clone(),
+                    },
+                    // The trigger denies an unusable event; say why.
+                    Err(err) => DecisionLine {
+                        line: e.line,
+                        received_at: e.received_at,
+                        user_pool_id: None,
+                        user: None,
+                        event_id: None,
+                        action: "deny".into(),
+                        score: None,
+                        level: None,
+                        reasons: vec![format!("malformed_event:{err}")],
+                    },
+                };
+                summary.denied += usize::from(d.action == "deny");
+                serde_json::to_writer(&mut *decisions, &d).map_err(|e| io(e.into()))?;
+                decisions.write_all(b"\n").map_err(io)?;
+            }
+            progress(done + 1, entries.len());
+        }
+        decisions.flush().map_err(io)?;
+        // Leave the lake complete for reports over the backtest.
+        self.consumer.drain(|_| {}).await?;
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok(summary)
+    }
+}

@@ -1,0 +1,366 @@
+//! The scoring SQL on generated Parquet: asserted results at the window
+//! edges, and the same SQL run by DuckDB on the same files.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use pipeline::event::Event;
+use pipeline::risk::RiskSource;
+use pipeline::risk::snapshot::{Snapshot, write_snapshot};
+use queries::LakeSession;
+use queries::catalog::{Param, query};
+use queries::score::{ScoreParams, score};
+use serde_json::{Value, json};
+
+use super::lake_with;
+
+type Place = (&'static str, &'static str, f64, f64);
+const LONDON: Option<Place> = Some(("GB", "London", 51.5142, -0.0931));
+
+fn ev(
+    id: &str,
+    kind: &str,
+    t: DateTime<Utc>,
+    user: &str,
+    ip: Option<&str>,
+    place: Option<Place>,
+    device: Option<&str>,
+) -> Event {
+    let mut v = json!({
+        "schema_version": 1, "event_id": id, "event_type": kind,
+        "time": t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "user_pool_id": "pool", "username": user, "ip_verified": ip.is_some(),
+        "context_status": if ip.is_some() { "verified" } else { "missing" },
+        "source_ip": ip, "device_key": device, "decision_reasons": [], "notes": [],
+    });
+    if let Some((cc, city, lat, lon)) = place {
+        v["geo_country"] = cc.into();
+        v["geo_city"] = city.into();
+        v["geo_latitude"] = lat.into();
+        v["geo_longitude"] = lon.into();
+        v["geo_accuracy_radius_km"] = 10.into();
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn profiles_user_and_source_risk_from_the_lake_become_a_snapshot() {
+    let now = now();
+    let mut events = Vec::new();
+    // Alice: three sign-ins from London on her laptop at 08:00 UTC.
+    for (i, days) in [9, 5, 1].into_iter().enumerate() {
+        let t = now - Duration::days(days) - Duration::hours(4);
+        events.push(ev(&format!("a{i}"), "auth.attempt", t, "alice", Some("81.2.69.142"), LONDON, Some("laptop")));
+        events.push(ev(&format!("s{i}"), "auth.success", t + Duration::seconds(20), "alice", None, None, None));
+    }
+    // A failed attempt from Linköping (no success follows): not a known place.
+    let linkoping = Some(("SE", "Linköping", 58.4, 15.6));
+    let t = now - Duration::hours(2);
+    events.push(ev("af", "auth.attempt", t, "alice", Some("89.160.20.112"), linkoping, Some("other")));
+    // A success that comes too late (10 minutes) does not make its attempt succeed.
+    let t = now - Duration::hours(3);
+    events.push(ev("bl", "auth.attempt", t, "bob", Some("81.2.69.143"), LONDON, Some("desk")));
+    events.push(ev("bs", "auth.success", t + Duration::minutes(10), "bob", None, None, None));
+    // Window edges: a success exactly 5 minutes after its attempt counts
+    // (carol); an attempt exactly at the scoring time is outside (dan).
+    let t = now - Duration::hours(4);
+    events.push(ev("cl", "auth.attempt", t, "carol", Some("81.2.69.140"), LONDON, Some("tablet")));
+    events.push(ev("cs", "auth.success", t + Duration::minutes(5), "carol", None, None, None));
+    events.push(ev("dl", "auth.attempt", now, "dan", Some("81.2.69.141"), LONDON, Some("pc")));
+    events.push(ev("ds", "auth.success", now, "dan", None, None, None));
+    // Erin mistypes, then gets it right: one failure, one success.
+    let t = now - Duration::hours(5);
+    events.push(ev("e1", "auth.attempt", t, "erin", Some("81.2.69.144"), LONDON, Some("mac")));
+    events.push(ev("e2", "auth.attempt", t + Duration::seconds(30), "erin", Some("81.2.69.144"), LONDON, Some("mac")));
+    events.push(ev("e3", "auth.success", t + Duration::seconds(31), "erin", None, None, None));
+    // Frank's account: 10 failures in the day, the backend reporting each;
+    // an auth.failure right after its attempt is the same failure.
+    for i in 0..10 {
+        let t = now - Duration::hours(6) + Duration::minutes(i);
+        events.push(ev(&format!("f{i}"), "auth.attempt", t, "frank", Some("192.0.2.50"), None, None));
+        events.push(ev(
+            &format!("ff{i}"),
+            "auth.failure",
+            t + Duration::seconds(1),
+            "frank",
+            Some("192.0.2.50"),
+            None,
+            None,
+        ));
+    }
+    // Credential stuffing from 203.0.113.9 (AS64500): 16 users, once each,
+    // between 15 minutes ago (inside, the edge is inclusive) and now; one more
+    // user 16 minutes ago (outside the 15-minute window, inside the hour).
+    for u in 0..17 {
+        let t =
+            if u == 16 { now - Duration::minutes(16) } else { now - Duration::minutes(15) + Duration::seconds(50 * u) };
+        let mut e = ev(&format!("x{u}"), "auth.attempt", t, &format!("victim{u}"), Some("203.0.113.9"), None, None);
+        e.asn = Some(64500);
+        events.push(e);
+    }
+    // Unknown usernames: the backend's auth.failure is the only record (no
+    // PreAuthentication for users that do not exist), counted as failed tries.
+    for u in 0..30 {
+        let t = now - Duration::minutes(50) + Duration::minutes(u);
+        events.push(ev(&format!("g{u}"), "auth.failure", t, &format!("ghost{u}"), Some("198.51.100.77"), None, None));
+    }
+    // Grace was denied by the trigger once.
+    let mut denied = ev("gr", "auth.attempt", now - Duration::hours(1), "grace", Some("81.2.69.145"), LONDON, None);
+    denied.decision_action = Some("deny".into());
+    events.push(denied);
+
+    let (_tmp, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let (data, report) = score(&session, &ScoreParams::at(now), "t1").await.unwrap();
+    assert_eq!(report.rows_in, events.len() as i64 - 2, "the two events at the scoring time are outside");
+
+    let user = |name: &str| data.users.iter().find(|(k, _)| k == &format!("pool/{name}")).map(|(_, u)| u);
+    let with_profile: Vec<&str> =
+        data.users.iter().filter(|(_, u)| u.login_count > 0).map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        with_profile,
+        vec!["pool/alice", "pool/carol", "pool/erin"],
+        "bob's success came too late, dan's is outside"
+    );
+    let alice = user("alice").unwrap();
+    assert_eq!(
+        (alice.known_countries.clone(), alice.known_cities.clone(), alice.known_devices.clone()),
+        (vec!["GB".to_string()], vec!["London".to_string()], vec!["laptop".to_string()])
+    );
+    assert_eq!((alice.login_count, alice.usual_hours), (3, 1 << 8));
+    let last = alice.last_success.as_ref().unwrap();
+    assert_eq!(last.time, now - Duration::days(1) - Duration::hours(4));
+    assert_eq!((last.latitude, last.accuracy_radius_km), (51.5142, 10.0));
+    assert_eq!(user("erin").unwrap().login_count, 1, "the typo is not a sign-in");
+
+    // User risk: frank's ten failures (each reported twice) count ten times.
+    let frank = user("frank").unwrap();
+    assert_eq!((frank.risk, frank.reasons.clone()), (60, vec!["failed_sign_ins:10_1d".to_string()]));
+    let grace = user("grace").unwrap();
+    assert_eq!((grace.risk, grace.reasons.clone()), (40, vec!["blocked_attempts:1_1d".to_string()]));
+    assert_eq!(user("erin").unwrap().risk, 0, "one typo is no risk");
+
+    // Sources.
+    let ip = |s: &str| data.ips.iter().find(|(a, _)| a.to_string() == s).map(|(_, r)| r.clone());
+    let stuffing = ip("203.0.113.9").unwrap();
+    assert_eq!(stuffing.score, 90);
+    assert_eq!(
+        stuffing.reasons,
+        vec!["credential_stuffing:16_users_15m".to_string()],
+        "the 17th is outside 15 minutes"
+    );
+    let ghosts = ip("198.51.100.77").unwrap();
+    assert_eq!(
+        (ghosts.score, ghosts.reasons.clone()),
+        (90, vec!["credential_stuffing:30_users_1h".to_string(), "failure_ratio:100%_1h".to_string()])
+    );
+    assert!(ip("81.2.69.142").is_none());
+    assert_eq!(data.asns.len(), 1);
+    assert_eq!((data.asns[0].0, data.asns[0].1.score), (64500, 90));
+
+    // Published and read back as the trigger would.
+    let dir = tempfile::tempdir().unwrap();
+    write_snapshot(dir.path(), &data).unwrap();
+    let snap = Snapshot::open_current(dir.path()).unwrap();
+    assert_eq!(snap.user("pool", "alice").unwrap().login_count, 3);
+    assert_eq!(snap.user("pool", "frank").unwrap().risk, 60);
+    assert_eq!(snap.ip("203.0.113.9".parse().unwrap()).unwrap().score, 90);
+    assert_eq!(snap.asn(64500).unwrap().score, 90);
+}
+
+/// A generated pool: 300 users, 12 IPs shared among them, a day of sign-ins
+/// with typos, backend-reported failures and bursts from a few IPs.
+fn generated(now: DateTime<Utc>) -> Vec<Event> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let ips: Vec<String> = (0..12).map(|i| format!("198.51.100.{}", 10 + i)).collect();
+    let places =
+        [("GB", "London", 51.5142, -0.0931), ("SE", "Linköping", 58.4, 15.6), ("US", "Milton", 47.25, -122.31)];
+    let mut events = Vec::new();
+    for n in 0..4_000 {
+        let user = format!("u{:03}", rng.usize(0..300));
+        let t = now - Duration::seconds(rng.i64(1..36 * 3600));
+        let ip = &ips[rng.usize(0..ips.len())];
+        let (cc, city, lat, lon) = places[rng.usize(0..places.len())];
+        let place = Some((cc, city, lat, lon));
+        let device = format!("d{}", rng.u8(0..3));
+        let mut e = ev(&format!("n{n:05}a"), "auth.attempt", t, &user, Some(ip.as_str()), place, Some(device.as_str()));
+        e.asn = Some(64500 + rng.i64(0..3));
+        if rng.u8(0..20) == 0 {
+            e.decision_action = Some("deny".into());
+        }
+        events.push(e);
+        match rng.u8(0..10) {
+            0..=5 => events.push(ev(
+                &format!("n{n:05}s"),
+                "auth.success",
+                t + Duration::seconds(rng.i64(1..400)),
+                &user,
+                None,
+                None,
+                None,
+            )),
+            6 => events.push(ev(
+                &format!("n{n:05}f"),
+                "auth.failure",
+                t + Duration::seconds(1),
+                &user,
+                Some(ip.as_str()),
+                None,
+                None,
+            )),
+            7 => events.push(ev(
+                &format!("n{n:05}g"),
+                "auth.failure",
+                t,
+                &format!("ghost{n}"),
+                Some(ip.as_str()),
+                None,
+                None,
+            )),
+            _ => {}
+        }
+    }
+    events
+}
+
+/// Result rows as JSON: lists sorted (set semantics), timestamps as µs.
+fn rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let cols: Vec<ArrayRef> = b.columns().to_vec();
+        for r in 0..b.num_rows() {
+            out.push(cols.iter().map(|c| cell(c, r)).collect());
+        }
+    }
+    out
+}
+
+fn cell(c: &ArrayRef, r: usize) -> Value {
+    if c.is_null(r) {
+        return Value::Null;
+    }
+    match c.data_type() {
+        DataType::List(_) => {
+            let items = cast(&c.as_list::<i32>().value(r), &DataType::Utf8).unwrap();
+            let s = items.as_string::<i32>();
+            let mut v: Vec<String> = (0..s.len()).map(|i| s.value(i).to_string()).collect();
+            v.sort();
+            json!(v)
+        }
+        DataType::Boolean => json!(c.as_boolean().value(r)),
+        DataType::Float32 | DataType::Float64 => {
+            json!(
+                cast(c, &DataType::Float64)
+                    .unwrap()
+                    .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                    .value(r)
+            )
+        }
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+            json!(cast(c, &DataType::Utf8).unwrap().as_string::<i32>().value(r))
+        }
+        _ => {
+            json!(cast(c, &DataType::Int64).unwrap().as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(r))
+        }
+    }
+}
+
+const DUCKDB: &str = r#"
+import duckdb, datetime, json, sys
+lake, steps = sys.argv[1], json.loads(sys.argv[2])
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f"""CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/**/*.parquet',
+    hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})""")
+epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+def param(p):
+    if "ts" in p: return epoch + datetime.timedelta(microseconds=p["ts"])
+    if "interval_us" in p: return datetime.timedelta(microseconds=p["interval_us"])
+    return p["int"]
+def cell(v):
+    if isinstance(v, list): return sorted(str(x) for x in v if x is not None)
+    if isinstance(v, datetime.datetime): return (v - epoch) // datetime.timedelta(microseconds=1)
+    return v
+for step in steps:
+    params = [param(p) for p in step["params"]]
+    if step.get("view"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {step['view']} AS " + step["sql"], params)
+    else:
+        print(json.dumps([[cell(v) for v in row] for row in con.execute(step["sql"], params).fetchall()]))
+"#;
+
+fn duckdb(lake_dir: &std::path::Path, steps: &Value) -> Vec<Vec<Vec<Value>>> {
+    let python = std::env::var("AUTHTRAIL_TEST_PYTHON")
+        .expect("AUTHTRAIL_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs DuckDB");
+    let out = std::process::Command::new(python)
+        .args(["-c", DUCKDB, lake_dir.to_str().unwrap(), &steps.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn duckdb_computes_the_same_features_from_the_same_parquet() {
+    let now = now();
+    let events = generated(now);
+    let (tmp, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let us = |t: DateTime<Utc>| json!({ "ts": t.timestamp_micros() });
+    let window = Duration::minutes(5);
+
+    // The scorer's steps: sign_ins over a horizon, the profile; sign_ins over
+    // the day, user and source risk. Compared with sign_ins itself too.
+    let mut steps = Vec::new();
+    let mut ours = Vec::new();
+    for (since, then) in
+        [(now - Duration::days(2), vec!["user_profile"]), (now - Duration::days(1), vec!["user_risk", "source_risk"])]
+    {
+        let sign_ins = query("sign_ins").unwrap();
+        let params = [
+            ("since", Param::Timestamp(since)),
+            ("until", Param::Timestamp(now)),
+            ("success_window", Param::Interval(window)),
+        ];
+        session.register_view("sign_ins", &sign_ins, &params).await.unwrap();
+        steps.push(json!({ "view": "sign_ins", "sql": sign_ins.sql, "params": [us(since), us(now), { "interval_us": window.num_microseconds() }] }));
+        let all = "SELECT * FROM sign_ins ORDER BY event_id";
+        steps.push(json!({ "sql": all, "params": [] }));
+        ours.push(rows(&session.sql(all).await.unwrap()));
+        for name in then {
+            let q = query(name).unwrap();
+            let (params, json_params): (Vec<(&str, Param)>, Vec<Value>) = match name {
+                "user_profile" => (vec![("last_n", Param::Bigint(5))], vec![json!({ "int": 5 })]),
+                "source_risk" => (
+                    vec![
+                        ("since_15m", Param::Timestamp(now - Duration::minutes(15))),
+                        ("since_1h", Param::Timestamp(now - Duration::hours(1))),
+                    ],
+                    vec![us(now - Duration::minutes(15)), us(now - Duration::hours(1))],
+                ),
+                _ => (vec![], vec![]),
+            };
+            ours.push(rows(&session.query(&q, &params).await.unwrap()));
+            steps.push(json!({ "sql": q.sql, "params": json_params }));
+        }
+    }
+    let theirs = duckdb(&tmp.path().join("lake"), &Value::Array(steps));
+    let names = ["sign_ins (2 days)", "user_profile", "sign_ins (1 day)", "user_risk", "source_risk"];
+    assert_eq!(theirs.len(), names.len());
+    for ((name, a), b) in names.iter().zip(&ours).zip(&theirs) {
+        assert!(a.len() > 10, "{name}: {} rows is too few to compare", a.len());
+        assert_eq!(a.len(), b.len(), "{name}: row counts differ");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert_eq!(x, y, "{name}: row {i} differs");
+        }
+    }
+    // The generated data exercises what the features count.
+    let source_risk = &ours[4];
+    assert!(source_risk.iter().any(|r| r[0] == "asn") && source_risk.iter().any(|r| r[0] == "ip"));
+    assert!(ours[3].iter().any(|r| r[4].as_i64() > Some(0)), "some users were blocked");
+}

@@ -1,0 +1,128 @@
+//! `authtrail replay`: the backtest. "What would this policy have blocked
+//! last month?"
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use functions::replay::{ReplaySetup, Replayer};
+use pipeline::config::Config;
+use pipeline::risk::Policy;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// JSON lines `{"receivedAt": RFC 3339, "event": <raw Cognito trigger event>}`.
+    file: PathBuf,
+    /// Policy file (TOML); default: `risk.policy_file` from configuration, else the built-in policy.
+    /// `AUTHTRAIL_POLICY__…` variables override it either way.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Where to write one JSON line per PreAuthentication event.
+    #[arg(long)]
+    decisions: PathBuf,
+    /// Re-run the scorer every this much event time (`300s`, `5m`, `1h`).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    score_every: chrono::Duration,
+    /// Work directory for the replay's stream, lake and snapshots (emptied first);
+    /// default `<data_dir>/replay`.
+    #[arg(long)]
+    work: Option<PathBuf>,
+}
+
+/// `90s`, `5m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    let (n, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: i64 = n.parse().map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 5m"))?;
+    let d = match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    if d <= chrono::Duration::zero() {
+        return Err(format!("{s:?}: must be positive"));
+    }
+    Ok(d)
+}
+
+pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(config_path)?;
+    let policy_file = args.policy.as_deref().or(config.risk.policy_file.as_deref());
+    let policy = Policy::load(policy_file, std::env::vars())?;
+    let work = args.work.unwrap_or_else(|| config.data_dir.join("replay"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("cannot empty {}", work.display()))?;
+    }
+    let enricher = super::demo::demo_enricher(&config)?;
+    for line in enricher.describe() {
+        println!("  {line}");
+    }
+    let replayer = Replayer::open(
+        &work,
+        ReplaySetup {
+            enricher: Arc::new(enricher),
+            verifier: functions::setup::verifier(&config),
+            policy: Arc::new(policy),
+            settings: functions::setup::settings(&config),
+            stream_shards: config.stream.local_shards,
+            batch_records: config.lake.batch_records,
+            score_every: args.score_every,
+        },
+    )?;
+    let out = std::fs::File::create(&args.decisions)
+        .with_context(|| format!("cannot create {}", args.decisions.display()))?;
+    let mut out = BufWriter::new(out);
+    let terminal = std::io::stderr().is_terminal();
+    let summary = replayer
+        .run(&args.file, &mut out, |done, all| {
+            if terminal && (done % 1000 == 0 || done == all) {
+                eprint!("\r  replayed {done}/{all} events");
+            }
+        })
+        .await?;
+    if terminal {
+        eprintln!();
+    }
+
+    let policy = &replayer.handler.policy.policy;
+    println!(
+        "replayed {} of {} lines ({} pre-auth, {} post-auth) from {} to {} with policy {} ({:?} mode)",
+        summary.pre_auth + summary.post_auth,
+        summary.lines,
+        summary.pre_auth,
+        summary.post_auth,
+        summary.first.map_or("-".into(), |t| t.to_rfc3339()),
+        summary.last.map_or("-".into(), |t| t.to_rfc3339()),
+        policy.version,
+        policy.mode,
+    );
+    println!(
+        "  {} denied; scorer ran {} times ({:.1} s); {:.1} s in all",
+        summary.denied, summary.scorer_runs, summary.scoring_seconds, summary.seconds
+    );
+    println!("  decisions: {}", args.decisions.display());
+    println!("  stream, lake and snapshots: {}", work.display());
+    let spilled = replayer.handler.spill.lines();
+    if !summary.rejected.is_empty() || !spilled.is_empty() {
+        let path = args.decisions.with_extension("rejected.jsonl");
+        let mut f = BufWriter::new(std::fs::File::create(&path)?);
+        for r in &summary.rejected {
+            writeln!(f, "{}", serde_json::to_string(r)?)?;
+        }
+        for line in &spilled {
+            writeln!(f, "{line}")?;
+        }
+        f.flush()?;
+        eprintln!(
+            "warning: {} lines rejected and {} events spilled; each is in {} with the reason",
+            summary.rejected.len(),
+            spilled.len(),
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
