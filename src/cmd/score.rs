@@ -1,12 +1,13 @@
 //! `authtrail score`: the risk SQL over the lake → a published risk snapshot.
 
 use std::path::Path;
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::risk::snapshot::write_snapshot;
+use pipeline::risk::location::publish_snapshot;
 use queries::LakeSession;
 use queries::score::{ScoreParams, score};
 
@@ -30,24 +31,21 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     };
     let location = args.lake.unwrap_or_else(|| config.lake_location());
     let lake = Lake::open(&location)?;
-    let path = publish(&lake, &config, now).await?;
-    println!("published {}", path.display());
+    let published = publish(&lake, &config, now).await?;
+    println!("published {published}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Scores the lake as of `now` and publishes the snapshot; prints what it did.
-pub async fn publish(
-    lake: &Lake,
-    config: &Config,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<std::path::PathBuf> {
+/// Scores the lake as of `now` and publishes the snapshot at the configured
+/// location; prints what it did and returns where the snapshot now is.
+pub async fn publish(lake: &Lake, config: &Config, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<String> {
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let (data, report) = score(&session, &ScoreParams::at(now), &version).await?;
-    let path = write_snapshot(&config.snapshot_dir(), &data)?;
+    let published = publish_snapshot(&config.snapshot_location(), &data).await?;
     println!(
         "scorer: {} events in → {} user profiles, {} IPs scored ({} risky), {} risky networks, {:.2} s; snapshot {version}",
         report.rows_in, report.users, report.ips, report.risky_ips, report.risky_asns, report.seconds
     );
-    Ok(path)
+    Ok(published)
 }
