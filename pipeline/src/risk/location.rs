@@ -130,8 +130,15 @@ enum Fetch {
     Unpublished,
     /// What is published is unusable.
     Bad(String),
-    /// The store could not be read; try again later.
-    Unreachable(String),
+    /// The store could not be read; try again later. The reason is short
+    /// (it becomes a decision reason on every attempt); the detail is logged.
+    Unreachable { reason: String, detail: String },
+}
+
+impl Fetch {
+    fn unreachable(path: &object_store::path::Path, detail: impl std::fmt::Display) -> Fetch {
+        Fetch::Unreachable { reason: format!("cannot read {path} from the snapshot store"), detail: detail.to_string() }
+    }
 }
 
 impl LiveSnapshot {
@@ -160,7 +167,8 @@ impl LiveSnapshot {
         };
         let live = LiveSnapshot::unloaded(cache_dir, Some(source));
         if tokio::time::timeout(cold_start, live.refresh()).await.is_err() {
-            live.unreachable(format!("snapshot store did not answer within {} ms", cold_start.as_millis()));
+            let reason = format!("snapshot store did not answer within {} ms", cold_start.as_millis());
+            live.unreachable(reason, "cold start");
         }
         Ok(live)
     }
@@ -187,8 +195,8 @@ impl LiveSnapshot {
                 self.set(Loaded::Corrupt(why));
                 true
             }
-            Err(Fetch::Unreachable(why)) => {
-                self.unreachable(why);
+            Err(Fetch::Unreachable { reason, detail }) => {
+                self.unreachable(reason, &detail);
                 false
             }
         }
@@ -218,11 +226,11 @@ impl LiveSnapshot {
         Ok(changed)
     }
 
-    fn unreachable(&self, why: String) {
+    fn unreachable(&self, reason: String, detail: &str) {
         let n = self.remote.as_ref().map_or(0, |s3| s3.failures.fetch_add(1, Ordering::Relaxed) + 1);
-        tracing::warn!(failures = n, reason = %why, "risk snapshot refresh failed; keeping the snapshot in use");
+        tracing::warn!(failures = n, %reason, detail, "risk snapshot refresh failed; keeping the snapshot in use");
         if self.in_use().is_none() {
-            self.set(Loaded::Corrupt(why));
+            self.set(Loaded::Corrupt(reason));
         }
     }
 }
@@ -236,10 +244,10 @@ impl S3Source {
             Ok(got) => got,
             Err(object_store::Error::NotModified { .. }) => return Ok(None),
             Err(object_store::Error::NotFound { .. }) => return Err(Fetch::Unpublished),
-            Err(e) => return Err(Fetch::Unreachable(e.to_string())),
+            Err(e) => return Err(Fetch::unreachable(&path, e)),
         };
         let etag = got.meta.e_tag.clone();
-        let bytes = got.bytes().await.map_err(|e| Fetch::Unreachable(e.to_string()))?;
+        let bytes = got.bytes().await.map_err(|e| Fetch::unreachable(&path, e))?;
         let name = std::str::from_utf8(&bytes).unwrap_or_default().trim();
         // It becomes a local file name: nothing that could leave the cache.
         let plain = name.starts_with("snapshot-")
@@ -261,7 +269,7 @@ impl S3Source {
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(Fetch::Bad(format!("CURRENT names {path}, which is not in the store")));
             }
-            Err(e) => return Err(Fetch::Unreachable(e.to_string())),
+            Err(e) => return Err(Fetch::unreachable(&path, e)),
         };
         let tmp = dir.join(format!(".{name}.tmp"));
         let write = async {
@@ -278,7 +286,7 @@ impl S3Source {
         };
         write.await.map_err(|e: std::io::Error| {
             let _ = std::fs::remove_file(&tmp);
-            Fetch::Unreachable(format!("downloading {path}: {e}"))
+            Fetch::unreachable(&path, e)
         })
     }
 }
