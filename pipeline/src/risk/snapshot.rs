@@ -509,8 +509,8 @@ mod tests {
 }
 
 /// The published snapshot of a directory, reloadable while in use: the
-/// pre-auth trigger opens it at start and [`LiveSnapshot::reload`]s it in the
-/// background. A missing or corrupt snapshot is a state, not an error, so
+/// pre-auth trigger opens it at start and [`LiveSnapshot::refresh`]es it in
+/// the background. A missing or corrupt snapshot is a state, not an error, so
 /// the decision can apply its fail mode. An S3 location (see
 /// [`LiveSnapshot::open_location`]) downloads into a local cache directory
 /// and maps the file from there.
