@@ -18,14 +18,14 @@ pub async fn run(trigger: Trigger) -> Result<(), lambda_runtime::Error> {
     let metrics = if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard };
     let handler = Arc::new(setup::handler(&config, SystemClock, metrics, LineOut::Stdout).await?);
     tracing::info!(function = trigger.function_name(), sink = %pipeline::stream::EventSink::describe(&handler.sink), "ready");
-    // Pick up newly published risk snapshots without blocking a sign-in.
+    // Pick up newly published risk snapshots without blocking a sign-in:
+    // lookups only ever read the snapshot already mapped.
     let live = Arc::clone(&handler.risk);
     let every = std::time::Duration::from_secs(config.risk.refresh_secs.max(1));
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            let live = Arc::clone(&live);
-            let _ = tokio::task::spawn_blocking(move || live.reload()).await;
+            live.refresh().await;
         }
     });
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Box<RawValue>>| {

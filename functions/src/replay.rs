@@ -22,6 +22,7 @@ use pipeline::geo::Enricher;
 use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
 use pipeline::risk::CompiledPolicy;
+use pipeline::risk::location::SnapshotLocation;
 use pipeline::risk::snapshot::LiveSnapshot;
 use pipeline::stream::LocalStream;
 use pipeline::telemetry::LineOut;
@@ -123,7 +124,7 @@ pub struct ReplaySetup {
 pub struct Replayer {
     pub handler: Handler<LocalStream, Arc<FixedClock>, Arc<LiveSnapshot>>,
     pub consumer: Consumer<LocalSource>,
-    pub snapshot_dir: PathBuf,
+    pub snapshots: SnapshotLocation,
     pub score_every: Duration,
 }
 
@@ -147,7 +148,7 @@ impl Replayer {
         Ok(Replayer {
             handler,
             consumer: Consumer { source: LocalSource { dir: stream_dir }, lake, batch_records: setup.batch_records },
-            snapshot_dir,
+            snapshots: SnapshotLocation::Local(snapshot_dir),
             score_every: setup.score_every,
         })
     }
@@ -207,8 +208,7 @@ impl Replayer {
         self.consumer.drain(|_| {}).await?;
         let params = ScoreParams { now: at, rules: self.handler.policy.policy.scoring.clone() };
         let report =
-            risk_scorer::handle(&self.consumer.lake, &self.snapshot_dir, &params, &LineOut::Discard, "authtrail")
-                .await?;
+            risk_scorer::handle(&self.consumer.lake, &self.snapshots, &params, &LineOut::Discard, "authtrail").await?;
         self.handler.risk.reload();
         summary.scorer_runs += 1;
         summary.scoring_seconds += report.seconds;

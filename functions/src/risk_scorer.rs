@@ -1,12 +1,10 @@
 //! The risk scorer as a Lambda function on a schedule (EventBridge): score
-//! the lake, publish the snapshot where the pre-auth trigger reads it (a
-//! shared file system such as EFS, mounted by both functions; rename there
-//! is atomic), and write one EMF line with what it did.
-
-use std::path::Path;
+//! the lake, publish the snapshot where the pre-auth trigger reads it (S3,
+//! object then pointer; or a shared file system such as EFS, mounted by both
+//! functions, where rename is atomic), and write one EMF line with what it did.
 
 use pipeline::lake::Lake;
-use pipeline::risk::snapshot::write_snapshot;
+use pipeline::risk::location::{SnapshotLocation, publish_snapshot};
 use pipeline::telemetry::{LineOut, Metric, emf_line};
 use queries::LakeSession;
 use queries::score::{ScoreParams, ScoreReport, score};
@@ -16,13 +14,13 @@ pub enum ScorerError {
     #[error(transparent)]
     Query(#[from] queries::QueryError),
     #[error(transparent)]
-    Snapshot(#[from] pipeline::risk::snapshot::SnapshotError),
+    Snapshot(#[from] pipeline::risk::location::LocationError),
 }
 
 /// One scheduled run.
 pub async fn handle(
     lake: &Lake,
-    snapshot_dir: &Path,
+    snapshots: &SnapshotLocation,
     params: &ScoreParams,
     metrics: &LineOut,
     namespace: &str,
@@ -31,7 +29,7 @@ pub async fn handle(
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let (data, report) = score(&session, params, &version).await?;
-    write_snapshot(snapshot_dir, &data)?;
+    let published = publish_snapshot(snapshots, &data).await?;
     metrics.write(emf_line(
         namespace,
         "risk-scorer",
@@ -46,6 +44,6 @@ pub async fn handle(
             Metric::seconds("ScoringTime", report.seconds),
         ],
     ));
-    tracing::info!(version = %version, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
+    tracing::info!(version = %version, at = %published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
     Ok(report)
 }

@@ -21,6 +21,8 @@ pub enum SetupError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Stream(#[from] pipeline::stream::LocalStreamError),
+    #[error(transparent)]
+    Snapshot(#[from] pipeline::risk::location::LocationError),
 }
 
 /// Opens the configured GeoIP databases; absent ones are simply not used.
@@ -60,6 +62,13 @@ pub fn policy(config: &Config) -> Result<CompiledPolicy, pipeline::config::Confi
     Policy::load(config.risk.policy_file.as_deref(), std::env::vars())
 }
 
+/// The configured risk snapshot, loaded (from S3: downloaded into the cache
+/// directory, within `risk.snapshot_load_timeout_ms`).
+pub async fn risk(config: &Config) -> Result<LiveSnapshot, SetupError> {
+    let location = config.snapshot_location();
+    Ok(LiveSnapshot::open_location(&location, &config.snapshot_cache_dir(), config.snapshot_load_timeout()).await?)
+}
+
 pub fn settings(config: &Config) -> Settings {
     Settings { fail_mode: config.stream.fail_mode, metrics_namespace: config.metrics.namespace.clone() }
 }
@@ -76,7 +85,7 @@ pub async fn handler<C: Clock>(
         verifier: verifier(config),
         sink: sink(config).await?,
         clock,
-        risk: Arc::new(LiveSnapshot::open(&config.snapshot_dir())),
+        risk: Arc::new(risk(config).await?),
         policy: Arc::new(policy(config)?),
         settings: settings(config),
         metrics,

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::risk::location::SnapshotLocation;
+
 pub const ENV_PREFIX: &str = "AUTHTRAIL__";
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +65,17 @@ pub struct RiskConfig {
     /// The blocking policy (TOML; see the README). Default: the built-in
     /// policy, in audit mode. `AUTHTRAIL_POLICY__…` variables override it.
     pub policy_file: Option<PathBuf>,
-    /// Where the scorer publishes snapshots; default `<data_dir>/snapshots`.
+    /// The local directory for snapshots; default `<data_dir>/snapshots`.
+    /// Used when `snapshot_location` is not set.
     pub snapshot_dir: Option<PathBuf>,
+    /// Where the scorer publishes snapshots and the trigger reads them:
+    /// `s3://bucket/prefix` or a directory. Default: `snapshot_dir`.
+    pub snapshot_location: Option<SnapshotLocation>,
+    /// Where the trigger downloads S3 snapshots; default
+    /// `<temp dir>/authtrail-snapshots` (`/tmp/…` in Lambda).
+    pub snapshot_cache_dir: Option<PathBuf>,
+    /// The longest the trigger waits for an S3 snapshot at cold start.
+    pub snapshot_load_timeout_ms: u64,
     /// Seconds between checks for a newly published snapshot.
     pub refresh_secs: u64,
 }
@@ -82,7 +93,14 @@ pub struct LakeConfig {
 
 impl Default for RiskConfig {
     fn default() -> Self {
-        RiskConfig { policy_file: None, snapshot_dir: None, refresh_secs: 60 }
+        RiskConfig {
+            policy_file: None,
+            snapshot_dir: None,
+            snapshot_location: None,
+            snapshot_cache_dir: None,
+            snapshot_load_timeout_ms: 2000,
+            refresh_secs: 60,
+        }
     }
 }
 
@@ -229,6 +247,15 @@ impl Config {
         if self.context.max_age_secs <= 0 {
             return Err(bad("context.max_age_secs", "must be positive".into()));
         }
+        if !(100..=4500).contains(&self.risk.snapshot_load_timeout_ms) {
+            return Err(bad(
+                "risk.snapshot_load_timeout_ms",
+                format!(
+                    "{} is outside 100..=4500: a cold start counts against Cognito's 5 s",
+                    self.risk.snapshot_load_timeout_ms
+                ),
+            ));
+        }
         if self.context.secret_env.is_empty() {
             return Err(bad("context.secret_env", "must name an environment variable".into()));
         }
@@ -241,6 +268,20 @@ impl Config {
 
     pub fn snapshot_dir(&self) -> PathBuf {
         self.risk.snapshot_dir.clone().unwrap_or_else(|| self.data_dir.join("snapshots"))
+    }
+
+    /// Where snapshots are published and read: configured, else [`Config::snapshot_dir`].
+    pub fn snapshot_location(&self) -> SnapshotLocation {
+        self.risk.snapshot_location.clone().unwrap_or_else(|| SnapshotLocation::Local(self.snapshot_dir()))
+    }
+
+    /// Where S3 snapshots are downloaded to be mapped.
+    pub fn snapshot_cache_dir(&self) -> PathBuf {
+        self.risk.snapshot_cache_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("authtrail-snapshots"))
+    }
+
+    pub fn snapshot_load_timeout(&self) -> Duration {
+        Duration::from_millis(self.risk.snapshot_load_timeout_ms)
     }
 
     /// The lake location: configured, else `<data_dir>/lake`.
@@ -388,6 +429,42 @@ mod tests {
         assert!(err.contains("stream.kinesis_stream"), "{err}");
         let err = Config::load(None, env(&[("AUTHTRAIL__STREAM__KIND", "kafka")])).unwrap_err().to_string();
         assert!(err.contains("stream.kind") && err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_locations_are_parsed_and_validated() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.snapshot_location(), SnapshotLocation::Local("./data/snapshots".into()));
+        let c = Config::load(None, env(&[("AUTHTRAIL__RISK__SNAPSHOT_DIR", "/efs/snapshots")])).unwrap();
+        assert_eq!(c.snapshot_location(), SnapshotLocation::Local("/efs/snapshots".into()));
+        let c = Config::load(
+            None,
+            env(&[
+                ("AUTHTRAIL__RISK__SNAPSHOT_DIR", "/efs/snapshots"),
+                ("AUTHTRAIL__RISK__SNAPSHOT_LOCATION", "s3://risk-bucket/authtrail/snapshots/"),
+            ]),
+        )
+        .unwrap();
+        let SnapshotLocation::S3(s3) = c.snapshot_location() else { panic!("{:?}", c.snapshot_location()) };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("risk-bucket", "authtrail/snapshots"));
+        assert_eq!(s3.path("CURRENT").as_ref(), "authtrail/snapshots/CURRENT");
+        assert_eq!(c.snapshot_location().to_string(), "s3://risk-bucket/authtrail/snapshots");
+        let root = SnapshotLocation::try_from("s3://risk-bucket".to_string()).unwrap();
+        assert_eq!(root.to_string(), "s3://risk-bucket");
+
+        for (bad, why) in
+            [("s3://", "no bucket"), ("s3:///snapshots", "no bucket"), ("gs://b/p", "only s3://"), ("", "empty")]
+        {
+            let err = Config::load(None, env(&[("AUTHTRAIL__RISK__SNAPSHOT_LOCATION", bad)])).unwrap_err().to_string();
+            assert!(
+                err.contains("risk.snapshot_location")
+                    && err.contains("AUTHTRAIL__RISK__SNAPSHOT_LOCATION")
+                    && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        let err = Config::load(None, env(&[("AUTHTRAIL__RISK__SNAPSHOT_LOAD_TIMEOUT_MS", "9000")])).unwrap_err();
+        assert!(err.to_string().contains("risk.snapshot_load_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use pipeline::context::{ContextVerifier, SignInContext};
 use pipeline::geo::{AsnDb, Enricher, MaxMindCity};
 use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
+use pipeline::risk::location::SnapshotLocation;
 use pipeline::stream::{EventSink, LocalStream, read_shard, shard_ids};
 use pipeline::telemetry::LineOut;
 use queries::score::ScoreParams;
@@ -262,7 +263,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let config = Config::from_env(config_path)?;
     let stream_dir = config.stream_dir();
     if args.fresh {
-        for dir in [stream_dir.clone(), config.lake_location().into(), config.snapshot_dir()] {
+        // Local snapshots only: an S3 location is left as it is.
+        let snapshots = match config.snapshot_location() {
+            SnapshotLocation::Local(dir) => Some(dir),
+            SnapshotLocation::S3(_) => None,
+        };
+        for dir in [Some(stream_dir.clone()), Some(config.lake_location().into()), snapshots].into_iter().flatten() {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             }
@@ -275,7 +281,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         sink: LocalStream::open(&stream_dir, config.stream.local_shards, config.stream.local_fsync)?,
         clock: FixedClock::at(start),
         // The snapshot a previous run's scorer published, if any.
-        risk: pipeline::risk::snapshot::LiveSnapshot::open(&config.snapshot_dir()),
+        risk: functions::setup::risk(&config).await?,
         policy: Arc::new(functions::setup::policy(&config)?),
         settings: functions::setup::settings(&config),
         metrics: LineOut::memory(),
@@ -317,7 +323,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
             );
             print!("      ");
             super::score::publish(&consumer.lake, &config, ScoreParams { now: at, rules: rules.clone() }).await?;
-            handler.risk.reload();
+            handler.risk.refresh().await;
         }
         let at = start + Duration::minutes(si.minute);
         handler.clock.set(at);

@@ -1,13 +1,14 @@
 //! `authtrail score`: the risk SQL over the lake → a published risk snapshot.
 
 use std::path::Path;
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use pipeline::config::Config;
 use pipeline::lake::Lake;
 use pipeline::risk::Policy;
-use pipeline::risk::snapshot::write_snapshot;
+use pipeline::risk::location::publish_snapshot;
 use queries::LakeSession;
 use queries::score::{ScoreParams, score};
 
@@ -36,17 +37,18 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let lake = Lake::open(&location)?;
     let policy_file = args.policy.as_deref().or(config.risk.policy_file.as_deref());
     let rules = Policy::load(policy_file, std::env::vars())?.policy.scoring;
-    let path = publish(&lake, &config, ScoreParams { now, rules }).await?;
-    println!("published {}", path.display());
+    let published = publish(&lake, &config, ScoreParams { now, rules }).await?;
+    println!("published {published}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Scores the lake as of `now` and publishes the snapshot; prints what it did.
-pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<std::path::PathBuf> {
+/// Scores the lake as of `params.now` and publishes the snapshot at the
+/// configured location; prints what it did and returns where the snapshot now is.
+pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<String> {
     let session = LakeSession::open(lake).await?;
     let version = params.now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
     let (data, report) = score(&session, &params, &version).await?;
-    let path = write_snapshot(&config.snapshot_dir(), &data)?;
+    let published = publish_snapshot(&config.snapshot_location(), &data).await?;
     println!(
         "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {version}",
         report.rows_in,
@@ -57,5 +59,5 @@ pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyho
         report.risky_users,
         report.seconds
     );
-    Ok(path)
+    Ok(published)
 }

@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         let report = functions::risk_scorer::handle(
             lake,
-            &config.snapshot_dir(),
+            &config.snapshot_location(),
             &ScoreParams { now: chrono::Utc::now(), rules: rules.clone() },
             metrics,
             &config.metrics.namespace,

@@ -108,26 +108,14 @@ impl Lake {
     /// `s3://bucket/prefix` (credentials, region and endpoint from the
     /// standard AWS variables, path-style addressing) or a local directory.
     pub fn open(location: &str) -> Result<Lake, LakeError> {
-        if let Some(rest) = location.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(LakeError::Location { location: location.into(), message: "no bucket".into() });
-            }
-            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").or_else(|_| std::env::var("AWS_ENDPOINT_URL")).ok();
-            if let Some(endpoint) = endpoint {
-                builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
-            }
-            let store = builder
-                .build()
-                .map_err(|e| LakeError::Location { location: location.into(), message: e.to_string() })?;
-            let url = format!("s3://{bucket}/{}", prefix.trim_end_matches('/'));
-            let url = url.trim_end_matches('/').to_string();
+        let err = |message: String| LakeError::Location { location: location.into(), message };
+        if let Some(s3) = crate::aws::S3Location::parse(location).map_err(|m| err(m.into()))? {
+            let store = s3.store().map_err(|e| err(e.to_string()))?;
             return Ok(Lake {
                 store: Arc::new(store),
-                root: StorePath::from(prefix),
+                root: StorePath::from(s3.prefix.as_str()),
                 location: location.into(),
-                url,
+                url: s3.url(),
                 remote: true,
             });
         }

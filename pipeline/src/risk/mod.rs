@@ -6,6 +6,7 @@
 //! in memory (tests, replays) and [`NoSnapshot`] knows nothing.
 
 mod decide;
+pub mod location;
 pub mod policy;
 pub mod snapshot;
 

@@ -514,15 +514,19 @@ mod tests {
 }
 
 /// The published snapshot of a directory, reloadable while in use: the
-/// pre-auth trigger opens it at start and [`LiveSnapshot::reload`]s it in the
-/// background. A missing or corrupt snapshot is a state, not an error, so
-/// the decision can apply its fail mode.
+/// pre-auth trigger opens it at start and [`LiveSnapshot::refresh`]es it in
+/// the background. A missing or corrupt snapshot is a state, not an error, so
+/// the decision can apply its fail mode. An S3 location (see
+/// [`LiveSnapshot::open_location`]) downloads into a local cache directory
+/// and maps the file from there.
 pub struct LiveSnapshot {
+    /// The snapshot directory, or for S3 the local download cache.
     dir: PathBuf,
+    pub(super) remote: Option<super::location::S3Source>,
     current: std::sync::RwLock<Loaded>,
 }
 
-enum Loaded {
+pub(super) enum Loaded {
     Ready(std::sync::Arc<Snapshot>, String),
     Missing,
     Corrupt(String),
@@ -530,44 +534,80 @@ enum Loaded {
 
 impl LiveSnapshot {
     pub fn open(dir: &Path) -> LiveSnapshot {
-        let live = LiveSnapshot { dir: dir.to_path_buf(), current: std::sync::RwLock::new(Loaded::Missing) };
+        let live = LiveSnapshot::unloaded(dir, None);
         live.reload();
         live
     }
 
+    pub(super) fn unloaded(dir: &Path, remote: Option<super::location::S3Source>) -> LiveSnapshot {
+        LiveSnapshot { dir: dir.to_path_buf(), remote, current: std::sync::RwLock::new(Loaded::Missing) }
+    }
+
     /// Re-reads `CURRENT`; swaps in a newly published snapshot. Returns
     /// whether the version changed. A reader holding the old one keeps it.
+    /// Only for a local directory: an S3 location refreshes with
+    /// [`LiveSnapshot::refresh`], which works for both.
     pub fn reload(&self) -> bool {
+        if self.remote.is_some() {
+            return false;
+        }
         let current = self.dir.join("CURRENT");
         let name = match std::fs::read_to_string(&current) {
             Ok(n) => n.trim().to_string(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Loaded::Missing;
+                self.set(Loaded::Missing);
                 return false;
             }
             Err(e) => {
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Loaded::Corrupt(e.to_string());
+                self.set(Loaded::Corrupt(e.to_string()));
                 return false;
             }
         };
-        if matches!(&*self.current.read().unwrap_or_else(|e| e.into_inner()), Loaded::Ready(_, n) if *n == name) {
+        self.load(&name)
+    }
+
+    /// Opens `<dir>/<name>` unless it is the one in use; returns whether it
+    /// was (re)opened.
+    pub(super) fn load(&self, name: &str) -> bool {
+        if self.in_use().as_deref() == Some(name) {
             return false;
         }
-        let next = match Snapshot::open(&self.dir.join(&name)) {
-            Ok(s) => Loaded::Ready(std::sync::Arc::new(s), name),
+        let next = match Snapshot::open(&self.dir.join(name)) {
+            Ok(s) => Loaded::Ready(std::sync::Arc::new(s), name.to_string()),
             Err(SnapshotError::Corrupt { reason, .. }) => Loaded::Corrupt(reason.to_string()),
             Err(e) => Loaded::Corrupt(e.to_string()),
         };
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+        self.set(next);
         true
     }
 
+    pub(super) fn set(&self, next: Loaded) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
+    /// The file name of the snapshot in use, if one is.
+    pub(super) fn in_use(&self) -> Option<String> {
+        match &*self.current.read().unwrap_or_else(|e| e.into_inner()) {
+            Loaded::Ready(_, name) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The snapshot in use, for a reader that wants one version across
+    /// several lookups; it stays valid after a newer one is swapped in.
+    pub fn snapshot(&self) -> Option<std::sync::Arc<Snapshot>> {
+        match &*self.current.read().unwrap_or_else(|e| e.into_inner()) {
+            Loaded::Ready(s, _) => Some(std::sync::Arc::clone(s)),
+            _ => None,
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Snapshot) -> Option<T>) -> Option<T> {
-        let snap = match &*self.current.read().unwrap_or_else(|e| e.into_inner()) {
-            Loaded::Ready(s, _) => std::sync::Arc::clone(s),
-            _ => return None,
-        };
-        f(&snap)
+        f(&*self.snapshot()?)
     }
 }
 

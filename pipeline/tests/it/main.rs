@@ -4,6 +4,7 @@ mod enrichment;
 mod kinesis;
 mod lake;
 mod risk;
+mod snapshot_s3;
 
 use std::path::PathBuf;
 
