@@ -65,7 +65,27 @@ fn risk() -> pipeline::risk::MemoryRisk {
     r
 }
 
-fn handler() -> (Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>, String) {
+/// The same user in a published, memory-mapped snapshot among `others`
+/// generated users and IPs: the file the trigger reads in production.
+fn mapped(dir: &std::path::Path, others: usize) -> pipeline::risk::snapshot::Snapshot {
+    use pipeline::risk::snapshot::{Snapshot, SnapshotData, write_snapshot};
+    use pipeline::risk::{MemoryRisk, Risk};
+    let memory = risk();
+    let mut data = SnapshotData { version: memory.version.clone(), built: memory.built, ..Default::default() };
+    data.users = memory.users.into_iter().collect();
+    let template = data.users[0].1.clone();
+    data.users
+        .extend((0..others).map(|i| (MemoryRisk::key("eu-west-1_Ab12Cd34E", &format!("user-{i}")), template.clone())));
+    data.ips = (0..others as u32)
+        .map(|i| {
+            (std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i * 7)), Risk { score: 10, reasons: vec![] })
+        })
+        .collect();
+    write_snapshot(dir, &data).unwrap();
+    Snapshot::open_current(dir).unwrap()
+}
+
+fn handler<R: pipeline::risk::RiskSource>(risk: R) -> (Handler<NoSink, SystemClock, R>, String) {
     let db = |n: &str| root().join("tests/data/maxmind").join(n);
     let (geo, label): (Box<dyn pipeline::geo::GeoLookup>, String) = match std::env::var_os("AUTHTRAIL_BENCH_CITY") {
         Some(p) => {
@@ -87,7 +107,7 @@ fn handler() -> (Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>, Strin
         verifier: ContextVerifier::new(vec![b"fixture-secret".to_vec()], 300),
         sink: NoSink,
         clock: SystemClock,
-        risk: risk(),
+        risk,
         policy: Arc::new(pipeline::risk::CompiledPolicy::default()),
         settings: Settings::default(),
         metrics: LineOut::Discard,
@@ -96,8 +116,8 @@ fn handler() -> (Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>, Strin
     (h, label)
 }
 
-fn warm_path(
-    h: &Handler<NoSink, SystemClock, pipeline::risk::MemoryRisk>,
+fn warm_path<R: pipeline::risk::RiskSource>(
+    h: &Handler<NoSink, SystemClock, R>,
     raw: &str,
     now: chrono::DateTime<Utc>,
 ) -> usize {
@@ -107,20 +127,26 @@ fn warm_path(
 }
 
 fn main() {
-    let (h, label) = handler();
+    let (h, label) = handler(risk());
+    let bench = std::env::args().any(|a| a == "--bench");
+    let dir = tempfile::tempdir().unwrap();
+    // A million users and IPs in a real run; a small file under `cargo test`.
+    let others = if bench { 1_000_000 } else { 10_000 };
+    let (mapped_h, _) = handler(mapped(dir.path(), others));
     let raw = std::fs::read_to_string(root().join("tests/fixtures/cognito/pre_auth_signed_email_alias.json")).unwrap();
     let now = Utc.timestamp_opt(1_763_802_005, 0).unwrap();
     println!("city database: {label}");
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("pre_auth_warm_path", |b| b.iter(|| warm_path(&h, black_box(&raw), now)));
+    c.bench_function("pre_auth_warm_path_mmap_snapshot", |b| b.iter(|| warm_path(&mapped_h, black_box(&raw), now)));
     c.bench_function("pre_auth_parse_only", |b| {
         b.iter(|| functions::cognito::TriggerEvent::parse(black_box(&raw)).unwrap().user_name.is_invalid())
     });
     c.final_summary();
     // Under `cargo test --benches` criterion runs each benchmark once as a
     // test; the distribution pass is for real bench runs only.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !bench {
         return;
     }
 
