@@ -8,6 +8,7 @@ mod demo;
 mod geoip;
 mod invoke;
 mod lake;
+mod replay;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
