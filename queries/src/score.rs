@@ -97,22 +97,18 @@ fn risk(rules: impl IntoIterator<Item = (bool, u8, String)>) -> Risk {
 /// The risk of an IP or a network from its counts, with the reasons.
 pub fn source_score(s: &Scoring, c: &SourceCounts) -> Risk {
     let at_least = |n: i64, threshold: u32| n >= i64::from(threshold);
-    risk([
-        (
-            at_least(c.m15.light_users, s.stuffing_users_15m) && c.m15.mostly_failing(50),
-            90,
-            format!("credential_stuffing:{}_users_15m", c.m15.light_users),
-        ),
-        (
-            at_least(c.h1.light_users, s.stuffing_users_1h) && c.h1.mostly_failing(80),
-            90,
-            format!("credential_stuffing:{}_users_1h", c.h1.light_users),
-        ),
-        (
-            at_least(c.d1.light_users, s.stuffing_users_1d) && c.d1.mostly_failing(80),
-            90,
-            format!("credential_stuffing:{}_users_1d", c.d1.light_users),
-        ),
+    // Credential stuffing in each window; the short window tolerates more
+    // successes (a burst), the long ones need a clear failure pattern.
+    let stuffing = [
+        (&c.m15, s.stuffing_users_15m, 50, "15m"),
+        (&c.h1, s.stuffing_users_1h, 80, "1h"),
+        (&c.d1, s.stuffing_users_1d, 80, "1d"),
+    ]
+    .map(|(w, users, failing, name)| {
+        let fires = at_least(w.light_users, users) && w.mostly_failing(failing);
+        (fires, 90, format!("credential_stuffing:{}_users_{name}", w.light_users))
+    });
+    risk(stuffing.into_iter().chain([
         (
             at_least(c.d1.heavy_users, s.spraying_users_1d) && c.d1.mostly_failing(80),
             80,
@@ -124,7 +120,7 @@ pub fn source_score(s: &Scoring, c: &SourceCounts) -> Risk {
             50,
             format!("failure_ratio:{}%_1h", c.h1.failures * 100 / c.h1.tries.max(1)),
         ),
-    ])
+    ]))
 }
 
 /// A user's own risk from recent failures and blocks.
@@ -342,4 +338,47 @@ pub async fn score(
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((data, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(tries: i64, users: i64, failures: i64, light_users: i64, heavy_users: i64) -> Window {
+        Window { tries, users, failures, light_users, heavy_users }
+    }
+
+    #[test]
+    fn source_rules_fire_at_their_thresholds_and_not_below() {
+        let s = Scoring::default();
+        let score = |c: SourceCounts| source_score(&s, &c);
+        // Stuffing: 15 light users in 15 minutes, half failing, fires; 14 does not.
+        let burst = |users| SourceCounts { m15: w(users, users, users / 2 + 1, users, 0), ..Default::default() };
+        assert_eq!(score(burst(15)).reasons, vec!["credential_stuffing:15_users_15m".to_string()]);
+        assert_eq!(score(burst(14)).score, 0);
+        // An office behind one NAT: many users, few tries each, mostly succeeding.
+        let office = SourceCounts { d1: w(400, 300, 20, 300, 0), h1: w(60, 50, 3, 50, 0), ..Default::default() };
+        assert_eq!(score(office), Risk::default());
+        // Spraying: 10 users with three or more tries each in a day, ≥ 80 % failing.
+        let spray = SourceCounts { d1: w(40, 10, 36, 0, 10), ..Default::default() };
+        assert_eq!(score(spray).reasons, vec!["password_spraying:10_users_1d".to_string()]);
+        let mostly_ok = SourceCounts { d1: w(40, 10, 20, 0, 10), ..Default::default() };
+        assert_eq!(score(mostly_ok).score, 0);
+        // Brute force: 100 failures a day from one source, with a failing hour.
+        let brute = SourceCounts { d1: w(120, 1, 100, 0, 1), h1: w(25, 1, 25, 0, 1), ..Default::default() };
+        let r = score(brute);
+        assert_eq!(
+            (r.score, r.reasons),
+            (80, vec!["failed_sign_ins:100_1d".to_string(), "failure_ratio:100%_1h".into()])
+        );
+    }
+
+    #[test]
+    fn user_rules() {
+        let s = Scoring::default();
+        let r = user_score(&s, &UserCounts { failures_1d: 12, failure_ips_1d: 6, blocked_1d: 2 });
+        assert_eq!(r.score, 70);
+        assert_eq!(r.reasons, ["failures_from_ips:6_1d", "failed_sign_ins:12_1d", "blocked_attempts:2_1d"]);
+        assert_eq!(user_score(&s, &UserCounts { failures_1d: 9, failure_ips_1d: 4, blocked_1d: 0 }), Risk::default());
+    }
 }
