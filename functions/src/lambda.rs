@@ -16,18 +16,23 @@ pub async fn run(trigger: Trigger) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(None)?;
     let metrics = if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard };
-    let handler = Arc::new(setup::handler(&config, SystemClock, metrics, LineOut::Stdout).await?);
+    let handler = Arc::new(setup::handler(&config, trigger, SystemClock, metrics, LineOut::Stdout).await?);
     tracing::info!(function = trigger.function_name(), sink = %pipeline::stream::EventSink::describe(&handler.sink), "ready");
     // Pick up newly published risk snapshots without blocking a sign-in:
     // lookups only ever read the snapshot already mapped.
-    let live = Arc::clone(&handler.risk);
-    let every = std::time::Duration::from_secs(config.risk.refresh_secs.max(1));
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            live.refresh().await;
-        }
-    });
+    if trigger == Trigger::PreAuth {
+        let live = Arc::clone(&handler.risk);
+        let every = std::time::Duration::from_secs(config.risk.refresh_secs.max(1));
+        tokio::spawn(async move {
+            loop {
+                // Until a snapshot is loaded (a cold start that ran out of
+                // time, say), try again soon rather than a full period later.
+                let wait = if live.snapshot().is_some() { every } else { every.min(std::time::Duration::from_secs(2)) };
+                tokio::time::sleep(wait).await;
+                live.refresh().await;
+            }
+        });
+    }
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
         async move {

@@ -99,6 +99,9 @@ pub struct ReplaySummary {
     pub pre_auth: usize,
     pub post_auth: usize,
     pub denied: usize,
+    /// Attempts at or above the policy's deny level: what enforce mode
+    /// denies, also counted in audit mode.
+    pub would_deny: usize,
     pub rejected: Vec<Rejected>,
     pub scorer_runs: usize,
     pub scoring_seconds: f64,
@@ -203,15 +206,20 @@ fn parse_line(text: &[u8]) -> Result<(DateTime<Utc>, Trigger, &RawValue), String
     Ok((at, trigger, l.event))
 }
 
+fn level_at_least(level: Option<&str>, threshold: &str) -> bool {
+    let rank = |l: &str| ["low", "medium", "high"].iter().position(|x| *x == l);
+    matches!((level.and_then(rank), rank(threshold)), (Some(a), Some(b)) if a >= b)
+}
+
 impl Replayer {
     async fn rescore(&self, at: DateTime<Utc>, summary: &mut ReplaySummary) -> Result<(), ReplayError> {
         self.consumer.drain(|_| {}).await?;
         let params = ScoreParams { now: at, rules: self.handler.policy.policy.scoring.clone() };
-        let report =
+        let run =
             risk_scorer::handle(&self.consumer.lake, &self.snapshots, &params, &LineOut::Discard, "authtrail").await?;
         self.handler.risk.reload();
         summary.scorer_runs += 1;
-        summary.scoring_seconds += report.seconds;
+        summary.scoring_seconds += run.report.seconds;
         Ok(())
     }
 
@@ -285,6 +293,8 @@ impl Replayer {
                     },
                 };
                 summary.denied += usize::from(d.action == "deny");
+                let deny_level = self.handler.policy.policy.deny_level.as_str();
+                summary.would_deny += usize::from(outcome.is_err() || level_at_least(d.level.as_deref(), deny_level));
                 serde_json::to_writer(&mut *decisions, &d).map_err(|e| io(e.into()))?;
                 decisions.write_all(b"\n").map_err(io)?;
             }

@@ -17,14 +17,23 @@ pub enum ScorerError {
     Snapshot(#[from] pipeline::risk::location::LocationError),
 }
 
-/// One scheduled run.
+/// What one run did and where the snapshot went.
+#[derive(Debug, Clone)]
+pub struct ScorerRun {
+    pub report: ScoreReport,
+    pub version: String,
+    /// Where the snapshot is now (a path or an `s3://` URL).
+    pub published: String,
+}
+
+/// One scheduled run (and one `authtrail score`).
 pub async fn handle(
     lake: &Lake,
     snapshots: &SnapshotLocation,
     params: &ScoreParams,
     metrics: &LineOut,
     namespace: &str,
-) -> Result<ScoreReport, ScorerError> {
+) -> Result<ScorerRun, ScorerError> {
     let now = params.now;
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
@@ -45,5 +54,5 @@ pub async fn handle(
         ],
     ));
     tracing::info!(version = %version, at = %published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
-    Ok(report)
+    Ok(ScorerRun { report, version, published })
 }

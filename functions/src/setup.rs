@@ -11,7 +11,7 @@ use pipeline::risk::{CompiledPolicy, Policy};
 use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
 use pipeline::telemetry::LineOut;
 
-use crate::handler::{Handler, Settings};
+use crate::handler::{Handler, Settings, Trigger};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -59,7 +59,15 @@ pub async fn sink(config: &Config) -> Result<AnySink, SetupError> {
 /// The blocking policy: the configured file (or the built-in default) with
 /// `AUTHTRAIL_POLICY__…` overrides from the environment.
 pub fn policy(config: &Config) -> Result<CompiledPolicy, pipeline::config::ConfigError> {
-    Policy::load(config.risk.policy_file.as_deref(), std::env::vars())
+    policy_with(config, None)
+}
+
+/// The policy from `file` when given (a command's `--policy`), else as [`policy`].
+pub fn policy_with(
+    config: &Config,
+    file: Option<&std::path::Path>,
+) -> Result<CompiledPolicy, pipeline::config::ConfigError> {
+    Policy::load(file.or(config.risk.policy_file.as_deref()), std::env::vars())
 }
 
 /// The configured risk snapshot, loaded (from S3: downloaded into the cache
@@ -73,19 +81,25 @@ pub fn settings(config: &Config) -> Settings {
     Settings { fail_mode: config.stream.fail_mode, metrics_namespace: config.metrics.namespace.clone() }
 }
 
-/// A handler wired from configuration.
+/// A handler for `trigger` wired from configuration. Only pre-auth decides,
+/// so only pre-auth loads the risk snapshot.
 pub async fn handler<C: Clock>(
     config: &Config,
+    trigger: Trigger,
     clock: C,
     metrics: LineOut,
     spill: LineOut,
 ) -> Result<Handler<AnySink, C, Arc<LiveSnapshot>>, SetupError> {
+    let risk = match trigger {
+        Trigger::PreAuth => risk(config).await?,
+        Trigger::PostAuth => LiveSnapshot::none(),
+    };
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),
         verifier: verifier(config),
         sink: sink(config).await?,
         clock,
-        risk: Arc::new(risk(config).await?),
+        risk: Arc::new(risk),
         policy: Arc::new(policy(config)?),
         settings: settings(config),
         metrics,

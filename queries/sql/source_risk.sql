@@ -10,8 +10,9 @@ WITH flagged AS (
     SELECT source_ip, asn, user_pool_id, username,
            CASE WHEN time >= $1 THEN 1 ELSE 0 END AS in_15m,
            CASE WHEN time >= $2 THEN 1 ELSE 0 END AS in_1h,
-           CASE WHEN succeeded THEN 0 ELSE 1 END AS failed
+           CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END AS failed
     FROM sign_ins
+    WHERE ip_verified AND outcome IN ('success', 'failure')
 ),
 sources AS (
     SELECT 'ip' AS kind, source_ip AS source, user_pool_id, username, in_15m, in_1h, failed

@@ -9,7 +9,7 @@ WITH ranked AS (
            geo_latitude, geo_longitude, geo_accuracy_radius_km,
            row_number() OVER (PARTITION BY user_pool_id, username ORDER BY time DESC, event_id) AS rn
     FROM sign_ins
-    WHERE succeeded AND ip_verified
+    WHERE outcome = 'success' AND ip_verified
 ),
 last_placed AS (
     SELECT user_pool_id, username, time, geo_latitude, geo_longitude, geo_accuracy_radius_km, geo_country

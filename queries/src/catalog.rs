@@ -15,6 +15,7 @@ use datafusion::common::ScalarValue;
 
 /// The SQL files compiled into the binary.
 pub const EMBEDDED: &[(&str, &str)] = &[
+    ("events_in.sql", include_str!("../sql/events_in.sql")),
     ("sign_ins.sql", include_str!("../sql/sign_ins.sql")),
     ("user_profile.sql", include_str!("../sql/user_profile.sql")),
     ("user_risk.sql", include_str!("../sql/user_risk.sql")),
@@ -84,7 +85,7 @@ impl Param {
         }
     }
 
-    pub(crate) fn scalar(&self) -> ScalarValue {
+    fn scalar(&self) -> ScalarValue {
         match self {
             Param::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into())),
             Param::Bigint(n) => ScalarValue::Int64(Some(*n)),
@@ -263,6 +264,6 @@ mod tests {
         let e = q.bind(&[("nope", Param::Bigint(1))]).unwrap_err();
         assert!(e.to_string().contains("parameter nope: unknown; this query takes n, w"), "{e}");
         assert_eq!(query("no_such").unwrap_err(), CatalogError::Unknown("no_such".into()));
-        assert_eq!(query("sign_ins").unwrap().params.len(), 3);
+        assert_eq!(query("sign_ins").unwrap().params.len(), 4);
     }
 }

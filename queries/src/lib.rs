@@ -72,21 +72,27 @@ impl LakeSession {
         result.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })
     }
 
-    /// Registers (or replaces) the table `name` as a view of a catalogue
-    /// query with bound parameters; queries over it run it as part of theirs.
-    pub async fn register_view(
+    /// Registers (or replaces) the table `name` as the result of a catalogue
+    /// query with bound parameters: a view that queries over it run as part
+    /// of theirs, or, with `cache`, computed once and held in memory (for a
+    /// result several queries read).
+    pub async fn register_query(
         &self,
         name: &str,
         q: &catalog::Query,
         params: &[(&str, catalog::Param)],
+        cache: bool,
     ) -> Result<(), QueryError> {
         let values = q.bind(params)?;
-        let view =
-            async { Ok::<_, DataFusionError>(self.ctx.sql(&q.sql).await?.with_param_values(values)?.into_view()) }
-                .await
-                .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
+        let table = async {
+            let df = self.ctx.sql(&q.sql).await?.with_param_values(values)?;
+            let df = if cache { df.cache().await? } else { df };
+            Ok::<_, DataFusionError>(df.into_view())
+        }
+        .await
+        .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
         self.ctx.deregister_table(name)?;
-        self.ctx.register_table(name, view)?;
+        self.ctx.register_table(name, table)?;
         Ok(())
     }
 

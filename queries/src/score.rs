@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
 use pipeline::risk::snapshot::SnapshotData;
 use pipeline::risk::{LastSuccess, Risk, Scoring, UserProfile};
 
@@ -164,19 +164,22 @@ async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Res
     session.query(&query(name)?, params).await
 }
 
-/// (Re)registers the view `sign_ins` over `[since, until)`.
+/// (Re)registers `sign_ins` over `[since, until)`; `cache` when several
+/// queries will read it.
 async fn register_sign_ins(
     session: &LakeSession,
+    rules: &Scoring,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-    success_window: Duration,
+    cache: bool,
 ) -> Result<(), QueryError> {
     let params = [
         ("since", Param::Timestamp(since)),
         ("until", Param::Timestamp(until)),
-        ("success_window", Param::Interval(success_window)),
+        ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
+        ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
     ];
-    session.register_view("sign_ins", &query("sign_ins")?, &params).await
+    session.register_query("sign_ins", &query("sign_ins")?, &params, cache).await
 }
 
 /// A result column by name as `T`, whatever width the engine chose for it.
@@ -225,18 +228,17 @@ pub async fn score(
     let rules = &p.rules;
     let horizon_start = p.now - Duration::days(rules.horizon_days.into());
     let day_start = p.now - Duration::days(1);
-    let success_window = Duration::seconds(rules.success_window_secs.into());
-    let rows_in = session
-        .context()
-        .sql("SELECT count(*) FROM events WHERE time >= $1 AND time < $2")
-        .await?
-        .with_param_values(vec![Param::Timestamp(horizon_start).scalar(), Param::Timestamp(p.now).scalar()])?
-        .collect()
-        .await?;
-    let rows_in = rows_in.first().map_or(0, |b| b.column(0).as_primitive::<Int64Type>().value(0));
+    let counted =
+        run(session, "events_in", &[("since", Param::Timestamp(horizon_start)), ("until", Param::Timestamp(p.now))])
+            .await?;
+    let rows_in = match counted.first() {
+        Some(b) if b.num_rows() > 0 => int(b, "events")?.value(0),
+        _ => 0,
+    };
 
     let mut users: BTreeMap<String, UserProfile> = BTreeMap::new();
-    register_sign_ins(session, horizon_start, p.now, success_window).await?;
+    // The profile horizon is read once: a view. The day is read twice: cached.
+    register_sign_ins(session, rules, horizon_start, p.now, false).await?;
     for b in run(session, "user_profile", &[("last_n", Param::Bigint(rules.last_successes.into()))]).await? {
         let (pool, user, last_country) = (text(&b, "user_pool_id")?, text(&b, "username")?, text(&b, "last_country")?);
         let logins = int(&b, "logins")?;
@@ -274,7 +276,7 @@ pub async fn score(
         }
     }
 
-    register_sign_ins(session, day_start, p.now, success_window).await?;
+    register_sign_ins(session, rules, day_start, p.now, true).await?;
     let mut risky_users = 0;
     for b in run(session, "user_risk", &[]).await? {
         let (pool, user) = (text(&b, "user_pool_id")?, text(&b, "username")?);
@@ -380,5 +382,7 @@ mod tests {
         assert_eq!(r.score, 70);
         assert_eq!(r.reasons, ["failures_from_ips:6_1d", "failed_sign_ins:12_1d", "blocked_attempts:2_1d"]);
         assert_eq!(user_score(&s, &UserCounts { failures_1d: 9, failure_ips_1d: 4, blocked_1d: 0 }), Risk::default());
+        let at = user_score(&s, &UserCounts { failures_1d: 10, failure_ips_1d: 5, blocked_1d: 0 });
+        assert_eq!(at.reasons, ["failures_from_ips:5_1d", "failed_sign_ins:10_1d"]);
     }
 }

@@ -47,11 +47,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         Some(at) => {
             let t =
                 chrono::DateTime::parse_from_rfc3339(&at).with_context(|| format!("--at {at:?} is not RFC 3339"))?;
-            let h = functions::setup::handler(&config, FixedClock::at(t.into()), metrics, LineOut::Stdout).await?;
+            let h =
+                functions::setup::handler(&config, trigger, FixedClock::at(t.into()), metrics, LineOut::Stdout).await?;
             report(h.handle(trigger, &raw).await)
         }
         None => {
-            let h = functions::setup::handler(&config, SystemClock, metrics, LineOut::Stdout).await?;
+            let h = functions::setup::handler(&config, trigger, SystemClock, metrics, LineOut::Stdout).await?;
             report(h.handle(trigger, &raw).await)
         }
     };

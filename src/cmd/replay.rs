@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use functions::replay::{ReplaySetup, Replayer};
 use pipeline::config::Config;
-use pipeline::risk::Policy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,30 +32,55 @@ pub struct Args {
 
 /// `90s`, `5m`, `2h`, `1d`.
 pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
-    let (n, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let t = s.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: i64 = n.parse().map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 5m"))?;
     let d = match unit {
-        "s" => chrono::Duration::seconds(n),
-        "m" => chrono::Duration::minutes(n),
-        "h" => chrono::Duration::hours(n),
-        "d" => chrono::Duration::days(n),
+        "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
         _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
     };
-    if d <= chrono::Duration::zero() {
-        return Err(format!("{s:?}: must be positive"));
+    match d {
+        Some(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(366) => Ok(d),
+        _ => Err(format!("{s:?}: must be more than 0 and at most a year")),
     }
-    Ok(d)
+}
+
+/// The replay's own directory: emptied only when an earlier replay made it
+/// (its marker is there), so a mistyped `--work` never deletes a lake.
+const WORK_MARKER: &str = ".authtrail-replay";
+
+fn prepare_work(work: &Path) -> anyhow::Result<()> {
+    if work.exists() {
+        let empty = std::fs::read_dir(work)?.next().is_none();
+        if !empty && !work.join(WORK_MARKER).exists() {
+            anyhow::bail!(
+                "{} is not empty and was not made by authtrail replay; choose another --work directory",
+                work.display()
+            );
+        }
+        std::fs::remove_dir_all(work).with_context(|| format!("cannot empty {}", work.display()))?;
+    }
+    std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+    std::fs::write(work.join(WORK_MARKER), "made by authtrail replay; emptied by the next one\n")?;
+    Ok(())
 }
 
 pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(config_path)?;
-    let policy_file = args.policy.as_deref().or(config.risk.policy_file.as_deref());
-    let policy = Policy::load(policy_file, std::env::vars())?;
+    let policy = functions::setup::policy_with(&config, args.policy.as_deref())?;
     let work = args.work.unwrap_or_else(|| config.data_dir.join("replay"));
-    if work.exists() {
-        std::fs::remove_dir_all(&work).with_context(|| format!("cannot empty {}", work.display()))?;
-    }
+    prepare_work(&work)?;
     let enricher = super::demo::demo_enricher(&config)?;
+    if config.city_paths().is_none() {
+        eprintln!(
+            "warning: no GeoIP database is configured or installed; using the embedded test databases, which \
+             know only a few networks (real addresses get no place, so place signals cannot fire). \
+             Run `authtrail geoip install` or set geoip.city."
+        );
+    }
     for line in enricher.describe() {
         println!("  {line}");
     }
@@ -100,8 +124,13 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         policy.mode,
     );
     println!(
-        "  {} denied; scorer ran {} times ({:.1} s); {:.1} s in all",
-        summary.denied, summary.scorer_runs, summary.scoring_seconds, summary.seconds
+        "  {} denied, {} at or above the deny level ({}); scorer ran {} times ({:.1} s); {:.1} s in all",
+        summary.denied,
+        summary.would_deny,
+        policy.deny_level.as_str(),
+        summary.scorer_runs,
+        summary.scoring_seconds,
+        summary.seconds
     );
     println!("  decisions: {}", args.decisions.display());
     println!("  stream, lake and snapshots: {}", work.display());

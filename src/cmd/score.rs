@@ -1,16 +1,13 @@
 //! `authtrail score`: the risk SQL over the lake → a published risk snapshot.
 
 use std::path::Path;
-
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::risk::Policy;
-use pipeline::risk::location::publish_snapshot;
-use queries::LakeSession;
-use queries::score::{ScoreParams, score};
+use pipeline::telemetry::LineOut;
+use queries::score::ScoreParams;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,8 +32,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     };
     let location = args.lake.unwrap_or_else(|| config.lake_location());
     let lake = Lake::open(&location)?;
-    let policy_file = args.policy.as_deref().or(config.risk.policy_file.as_deref());
-    let rules = Policy::load(policy_file, std::env::vars())?.policy.scoring;
+    let rules = functions::setup::policy_with(&config, args.policy.as_deref())?.policy.scoring;
     let published = publish(&lake, &config, ScoreParams { now, rules }).await?;
     println!("published {published}");
     Ok(ExitCode::SUCCESS)
@@ -45,19 +41,13 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
 /// Scores the lake as of `params.now` and publishes the snapshot at the
 /// configured location; prints what it did and returns where the snapshot now is.
 pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<String> {
-    let session = LakeSession::open(lake).await?;
-    let version = params.now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let (data, report) = score(&session, &params, &version).await?;
-    let published = publish_snapshot(&config.snapshot_location(), &data).await?;
+    let run =
+        functions::risk_scorer::handle(lake, &config.snapshot_location(), &params, &LineOut::Discard, "authtrail")
+            .await?;
+    let r = &run.report;
     println!(
-        "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {version}",
-        report.rows_in,
-        report.users,
-        report.ips,
-        report.risky_ips,
-        report.risky_asns,
-        report.risky_users,
-        report.seconds
+        "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {}",
+        r.rows_in, r.users, r.ips, r.risky_ips, r.risky_asns, r.risky_users, r.seconds, run.version
     );
-    Ok(published)
+    Ok(run.published)
 }

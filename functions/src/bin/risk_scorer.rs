@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics: &'static LineOut =
         Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        let report = functions::risk_scorer::handle(
+        let run = functions::risk_scorer::handle(
             lake,
             &config.snapshot_location(),
             &ScoreParams { now: chrono::Utc::now(), rules: rules.clone() },
@@ -27,7 +27,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
         .await?;
         Ok::<_, lambda_runtime::Error>(serde_json::json!({
-            "events_in": report.rows_in, "users": report.users, "ips": report.ips, "seconds": report.seconds,
+            "events_in": run.report.rows_in, "users": run.report.users, "ips": run.report.ips,
+            "seconds": run.report.seconds, "snapshot": run.published,
         }))
     }))
     .await

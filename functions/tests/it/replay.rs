@@ -182,7 +182,10 @@ async fn enforce_blocks_impossible_travel_and_stuffing_but_not_the_traveller() {
         d.iter().filter(|x| x.user.as_deref().is_some_and(|u| u.starts_with("victim-"))).collect();
     assert_eq!(stuffing.len(), 50);
     let first_deny = stuffing.iter().position(|x| x.action == "deny").expect("the stuffing IP is blocked");
-    assert!(first_deny > 0, "nothing is known before the scorer runs");
+    // Attempts every 12 s from 11:00; the scorer at 11:05 sees the 25 before
+    // it (all resolved failures but the last 60 s, which are pending): the
+    // 26th attempt, the first after 11:05, is the first denied.
+    assert_eq!(first_deny, 25, "{:?}", stuffing[first_deny]);
     assert!(stuffing[first_deny..].iter().all(|x| x.action == "deny"), "once scored, every later attempt is denied");
     let scored_at = stuffing[first_deny].received_at.duration_trunc(Duration::minutes(5)).unwrap();
     assert!(stuffing[..first_deny].iter().all(|x| x.received_at < scored_at));
@@ -208,6 +211,8 @@ async fn audit_mode_records_the_same_levels_and_allows_everything() {
     let (summary, audited) = replay(tmp.path(), &script.lines, CompiledPolicy::default()).await;
     assert_eq!(summary.denied, 0);
     assert!(audited.iter().all(|x| x.action == "allow"));
+    let enforced_denials = enforced.iter().filter(|x| x.action == "deny").count();
+    assert_eq!(summary.would_deny, enforced_denials, "audit counts what enforce would deny");
     let levels = |d: &[DecisionLine]| d.iter().map(|x| (x.line, x.level.clone(), x.score)).collect::<Vec<_>>();
     assert_eq!(levels(&audited), levels(&enforced));
     assert!(audited.iter().any(|x| x.level.as_deref() == Some("high")));

@@ -47,8 +47,8 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     let snapshots = tmp.path().join("snapshots");
     let metrics = LineOut::memory();
     let at = SnapshotLocation::Local(snapshots.clone());
-    let report =
-        functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &metrics, "authtrail").await.unwrap();
+    let run = functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &metrics, "authtrail").await.unwrap();
+    let report = run.report;
     assert_eq!((report.rows_in, report.ips, report.risky_ips), (16, 1, 1));
     let snap = Snapshot::open_current(&snapshots).unwrap();
     assert_eq!(snap.ip("198.51.100.23".parse().unwrap()).unwrap().score, 90);

@@ -217,13 +217,17 @@ impl LiveSnapshot {
         if changed {
             s3.download(&name, self.dir()).await?;
             self.load(&name);
+            // Remembered even when it did not open: an unchanged bad pointer
+            // is then a 304, not a download on every refresh.
+            *s3.etag.lock().unwrap_or_else(|e| e.into_inner()) = etag;
             if self.in_use().as_deref() != Some(name.as_str()) {
                 return Ok(true); // it did not open: the state says why
             }
             prune(self.dir(), &name);
+            return Ok(true);
         }
         *s3.etag.lock().unwrap_or_else(|e| e.into_inner()) = etag;
-        Ok(changed)
+        Ok(false)
     }
 
     fn unreachable(&self, reason: String, detail: &str) {
@@ -271,7 +275,8 @@ impl S3Source {
             }
             Err(e) => return Err(Fetch::unreachable(&path, e)),
         };
-        let tmp = dir.join(format!(".{name}.tmp"));
+        // Per process: several processes on one host may share the cache.
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let write = async {
             tokio::fs::create_dir_all(dir).await?;
             let mut file = tokio::fs::File::create(&tmp).await?;
@@ -296,12 +301,18 @@ impl S3Source {
 /// a mapped file frees it only when the map goes.
 fn prune(dir: &Path, keep: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
+    // Another process sharing the cache may be downloading or about to open
+    // a recent file: only old ones go.
+    let old = |e: &std::fs::DirEntry| {
+        let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        age.is_some_and(|a| a > std::time::Duration::from_secs(600))
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let ours = (name.starts_with("snapshot-") && name.ends_with(".bin"))
             || (name.starts_with(".snapshot-") && name.ends_with(".tmp"));
-        if ours && name != keep {
+        if ours && name != keep && old(&entry) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -199,6 +199,9 @@ pub struct Scoring {
     pub last_successes: u32,
     /// An attempt succeeded when the user's next event is a success this soon after it.
     pub success_window_secs: u32,
+    /// An attempt this recent with nothing after it yet is pending, not
+    /// failed: its success may still be on its way to the lake.
+    pub pending_secs: u32,
     /// Credential stuffing: users with at most two tries each from one IP or
     /// network in 15 minutes, mostly failing.
     pub stuffing_users_15m: u32,
@@ -223,6 +226,7 @@ impl Default for Scoring {
             horizon_days: 90,
             last_successes: 50,
             success_window_secs: 300,
+            pending_secs: 60,
             // Elastic's "Potential Credential Stuffing" rule: 15 users with at
             // most 2 attempts each from one source in 15 minutes.
             stuffing_users_15m: 15,
@@ -312,6 +316,7 @@ impl Policy {
             ("scoring.horizon_days", sc.horizon_days),
             ("scoring.last_successes", sc.last_successes),
             ("scoring.success_window_secs", sc.success_window_secs),
+            ("scoring.pending_secs", sc.pending_secs),
             ("scoring.stuffing_users_15m", sc.stuffing_users_15m),
             ("scoring.stuffing_users_1h", sc.stuffing_users_1h),
             ("scoring.stuffing_users_1d", sc.stuffing_users_1d),
@@ -323,6 +328,13 @@ impl Policy {
             if v == 0 {
                 return Err(bad(key, "must be at least 1".into()));
             }
+        }
+        // Ten years of history is plenty, and keeps date arithmetic in range.
+        if sc.horizon_days > 3650 {
+            return Err(bad("scoring.horizon_days", format!("{} is more than 3650", sc.horizon_days)));
+        }
+        if sc.pending_secs > sc.success_window_secs {
+            return Err(bad("scoring.pending_secs", "must not exceed scoring.success_window_secs".into()));
         }
         if self.travel.max_speed_kmh <= 0.0 || !self.travel.max_speed_kmh.is_finite() {
             return Err(bad("travel.max_speed_kmh", "must be a positive speed".into()));

@@ -27,8 +27,11 @@ use chrono::{DateTime, Utc};
 
 use super::{LastSuccess, Risk, RiskSource, SnapshotState, UserProfile};
 
-/// Bumped whenever the layout changes: an older reader calls a newer file corrupt.
+/// Bumped whenever the layout changes: an older reader calls a newer file
+/// corrupt, so this reader still reads the layout before (layout 1: no
+/// `usual_hours`) and a rollout in either order keeps working.
 const MAGIC: &[u8; 8] = b"ATSNAP02";
+const MAGIC_V1: &[u8; 8] = b"ATSNAP01";
 const USER_ENTRY: usize = 16;
 const IP_ENTRY: usize = 32;
 const ASN_ENTRY: usize = 16;
@@ -211,6 +214,8 @@ pub fn write_snapshot(dir: &Path, data: &SnapshotData) -> Result<PathBuf, Snapsh
 /// A published snapshot, memory-mapped.
 pub struct Snapshot {
     map: memmap2::Mmap,
+    /// 1 or 2 (the magic's last digit).
+    layout: u8,
     version: String,
     built: DateTime<Utc>,
     users: (usize, usize),
@@ -275,9 +280,11 @@ impl Snapshot {
             unsafe { memmap2::Mmap::map(&file) }.map_err(|source| SnapshotError::Io { path: path.into(), source })?;
         let corrupt = |reason| SnapshotError::Corrupt { path: path.into(), reason };
         let mut c = Cursor(&map);
-        if c.take(8) != Some(MAGIC.as_slice()) {
-            return Err(corrupt("not an authtrail snapshot (bad magic)"));
-        }
+        let layout = match c.take(8) {
+            Some(m) if m == MAGIC.as_slice() => 2,
+            Some(m) if m == MAGIC_V1.as_slice() => 1,
+            _ => return Err(corrupt("not an authtrail snapshot (bad magic)")),
+        };
         let built = c.i64().ok_or(corrupt("truncated header"))?;
         let version = c.str().ok_or(corrupt("truncated header"))?.to_string();
         let mut counts = [0usize; 4];
@@ -298,7 +305,7 @@ impl Snapshot {
             return Err(corrupt("section sizes do not add up to the file size"));
         }
         let built = DateTime::from_timestamp_micros(built).ok_or(corrupt("bad build time"))?;
-        Ok(Snapshot { map, version, built, users, ips, asns, blob })
+        Ok(Snapshot { map, layout, version, built, users, ips, asns, blob })
     }
 
     pub fn version(&self) -> &str {
@@ -354,7 +361,7 @@ impl Snapshot {
             return None; // a collision of the table hash with another user
         }
         let login_count = c.i64()?;
-        let usual_hours = c.u32()?;
+        let usual_hours = if self.layout >= 2 { c.u32()? } else { 0 };
         let risk = c.u8()?;
         let last_success = match c.u8()? {
             1 => {
@@ -479,6 +486,32 @@ mod tests {
     }
 
     #[test]
+    fn the_previous_layout_is_still_read() {
+        // Layout 1 is layout 2 without the 4 bytes of hours after the login
+        // count: rebuild a one-user file that way.
+        let tmp = tempfile::tempdir().unwrap();
+        let d = SnapshotData { users: data().users[3..4].to_vec(), ..data() };
+        let d = SnapshotData { ips: vec![], asns: vec![], ..d };
+        let mut v1 = std::fs::read(write_snapshot(tmp.path(), &d).unwrap()).unwrap();
+        let header = 8 + 8 + 2 + d.version.len() + 16;
+        v1[..8].copy_from_slice(MAGIC_V1);
+        let shrink = |b: &mut Vec<u8>, at: usize| {
+            let n = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) - 4;
+            b[at..at + 4].copy_from_slice(&n.to_le_bytes());
+        };
+        shrink(&mut v1, header - 4); // blob length
+        shrink(&mut v1, header + 12); // the user's payload length
+        let hours = header + USER_ENTRY + 16;
+        v1.drain(hours..hours + 4);
+        let p = tmp.path().join("v1.bin");
+        std::fs::write(&p, &v1).unwrap();
+        let s = Snapshot::open(&p).unwrap();
+        let (key, want) = &d.users[0];
+        let (pool, user) = key.split_once('/').unwrap();
+        assert_eq!(s.user(pool, user), Some(UserProfile { usual_hours: 0, ..want.clone() }));
+    }
+
+    #[test]
     fn corrupt_files_are_errors_not_panics() {
         let tmp = tempfile::tempdir().unwrap();
         let path = write_snapshot(tmp.path(), &data()).unwrap();
@@ -539,6 +572,12 @@ impl LiveSnapshot {
         live
     }
 
+    /// No snapshot, and nowhere to look for one: for a function that never
+    /// decides (post-auth), so it neither loads nor refreshes anything.
+    pub fn none() -> LiveSnapshot {
+        LiveSnapshot::unloaded(Path::new(""), None)
+    }
+
     pub(super) fn unloaded(dir: &Path, remote: Option<super::location::S3Source>) -> LiveSnapshot {
         LiveSnapshot { dir: dir.to_path_buf(), remote, current: std::sync::RwLock::new(Loaded::Missing) }
     }
@@ -548,6 +587,9 @@ impl LiveSnapshot {
     /// Only for a local directory: an S3 location refreshes with
     /// [`LiveSnapshot::refresh`], which works for both.
     pub fn reload(&self) -> bool {
+        if self.dir.as_os_str().is_empty() {
+            return false; // LiveSnapshot::none()
+        }
         if self.remote.is_some() {
             return false;
         }

@@ -68,7 +68,15 @@ async fn s3_publish_then_cold_start_then_refresh_keeps_old_readers() {
     // The holder of v1 reads v1, though its file has left the cache.
     assert_eq!((v1.version(), v1.user("pool", "alice").unwrap().login_count), ("v1", 7));
     assert_eq!(v1.ip("198.51.100.23".parse().unwrap()).unwrap().score, 80);
-    assert_eq!(files(cache.path()), vec!["snapshot-v2.bin"]);
+    // v1 stays a while: another process sharing the cache may be opening it.
+    assert_eq!(files(cache.path()), vec!["snapshot-v1.bin", "snapshot-v2.bin"]);
+    // Once old, it goes with the next refresh that loads a new snapshot.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let v1_file = std::fs::File::options().write(true).open(cache.path().join("snapshot-v1.bin")).unwrap();
+    v1_file.set_modified(an_hour_ago).unwrap();
+    publish_snapshot(&at, &data("v3", 9, 30)).await.unwrap();
+    assert!(live.refresh().await);
+    assert_eq!(files(cache.path()), vec!["snapshot-v2.bin", "snapshot-v3.bin"]);
     assert_eq!(live.refresh_failures(), 0);
 }
 
@@ -95,10 +103,10 @@ async fn s3_unusable_publications_are_states_not_panics() {
     assert_eq!(live.user("pool", "alice"), None);
 
     // An object that is not a snapshot.
-    put("snapshot-bad.bin", b"ATSNAP01 but not really").await;
+    put("snapshot-bad.bin", b"ATSNAP02 but not really").await;
     put("CURRENT", b"snapshot-bad.bin").await;
     assert!(live.refresh().await);
-    corrupt(&live, "");
+    corrupt(&live, "truncated header");
     assert_eq!(live.ip("198.51.100.23".parse().unwrap()), None);
 
     // A pointer that would leave the cache directory.

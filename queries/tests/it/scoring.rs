@@ -193,6 +193,9 @@ fn generated(now: DateTime<Utc>) -> Vec<Event> {
         if rng.u8(0..20) == 0 {
             e.decision_action = Some("deny".into());
         }
+        if rng.u8(0..15) == 0 {
+            e.ip_verified = false;
+        }
         events.push(e);
         match rng.u8(0..10) {
             0..=5 => events.push(ev(
@@ -322,13 +325,18 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
         [(now - Duration::days(2), vec!["user_profile"]), (now - Duration::days(1), vec!["user_risk", "source_risk"])]
     {
         let sign_ins = query("sign_ins").unwrap();
+        let pending = Duration::seconds(60);
         let params = [
             ("since", Param::Timestamp(since)),
             ("until", Param::Timestamp(now)),
             ("success_window", Param::Interval(window)),
+            ("pending_window", Param::Interval(pending)),
         ];
-        session.register_view("sign_ins", &sign_ins, &params).await.unwrap();
-        steps.push(json!({ "view": "sign_ins", "sql": sign_ins.sql, "params": [us(since), us(now), { "interval_us": window.num_microseconds() }] }));
+        session.register_query("sign_ins", &sign_ins, &params, false).await.unwrap();
+        let intervals =
+            [json!({ "interval_us": window.num_microseconds() }), json!({ "interval_us": pending.num_microseconds() })];
+        let params = json!([us(since), us(now), intervals[0], intervals[1]]);
+        steps.push(json!({ "view": "sign_ins", "sql": sign_ins.sql, "params": params }));
         let all = "SELECT * FROM sign_ins ORDER BY event_id";
         steps.push(json!({ "sql": all, "params": [] }));
         ours.push(rows(&session.sql(all).await.unwrap()));
@@ -363,4 +371,83 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
     let source_risk = &ours[4];
     assert!(source_risk.iter().any(|r| r[0] == "asn") && source_risk.iter().any(|r| r[0] == "ip"));
     assert!(ours[3].iter().any(|r| r[4].as_i64() > Some(0)), "some users were blocked");
+}
+
+#[tokio::test]
+async fn copies_denials_forged_ips_and_pending_tries_do_not_make_risk() {
+    let now = now();
+    let mut events = Vec::new();
+    // An office NAT: 16 users sign in once each in the last 15 minutes, and
+    // the stream delivered every event twice (a retried batch).
+    for u in 0..16 {
+        let t = now - Duration::minutes(14) + Duration::seconds(40 * u);
+        let user = format!("staff{u}");
+        let a = ev(&format!("o{u}"), "auth.attempt", t, &user, Some("192.0.2.10"), LONDON, Some("pc"));
+        let s = ev(&format!("os{u}"), "auth.success", t + Duration::seconds(1), &user, None, None, None);
+        events.extend([a.clone(), a, s.clone(), s]);
+    }
+    // 20 attempts the trigger denied, from one IP: not failures, no IP risk.
+    for u in 0..20 {
+        let mut e = ev(
+            &format!("d{u}"),
+            "auth.attempt",
+            now - Duration::minutes(10),
+            &format!("den{u}"),
+            Some("192.0.2.20"),
+            None,
+            None,
+        );
+        e.decision_action = Some("deny".into());
+        events.push(e);
+    }
+    // 20 failing attempts whose unsigned context names someone else's IP.
+    for u in 0..20 {
+        let mut e = ev(
+            &format!("f{u}"),
+            "auth.attempt",
+            now - Duration::minutes(9),
+            &format!("forged{u}"),
+            Some("192.0.2.30"),
+            None,
+            None,
+        );
+        e.ip_verified = false;
+        events.push(e);
+    }
+    // An attempt 30 s ago with nothing after it yet is pending; 2 minutes ago, failed.
+    events.push(ev("p1", "auth.attempt", now - Duration::seconds(30), "late", Some("192.0.2.40"), None, None));
+    events.push(ev("p2", "auth.attempt", now - Duration::minutes(2), "later", Some("192.0.2.40"), None, None));
+    let (tmp, lake) = lake_with(&events).await;
+    // A partition outside the scoring horizon that cannot be read: pruning
+    // by `dt` means it is never opened.
+    let old = tmp.path().join("lake/events/dt=2020-01-01/hour=00");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("junk.parquet"), b"not parquet").unwrap();
+
+    let session = LakeSession::open(&lake).await.unwrap();
+    let (data, report) = score(&session, &ScoreParams::at(now), "t2").await.unwrap();
+    assert_eq!(report.rows_in, events.len() as i64, "copies are in the lake; the scorer counts them once below");
+    assert!(data.ips.is_empty(), "no source is risky: {:?}", data.ips);
+    let staff = data.users.iter().find(|(k, _)| k == "pool/staff3").unwrap();
+    assert_eq!((staff.1.login_count, staff.1.risk), (1, 0));
+    let denied = data.users.iter().find(|(k, _)| k == "pool/den3").unwrap();
+    assert_eq!(denied.1.reasons, vec!["blocked_attempts:1_1d".to_string()]);
+    // The day's sign_ins are still registered: read the outcomes.
+    let outcomes = session
+        .sql("SELECT username, outcome, count(*) AS n FROM sign_ins WHERE username IN ('late', 'later', 'staff3', 'den3') GROUP BY username, outcome ORDER BY username")
+        .await
+        .unwrap();
+    let got = rows(&outcomes);
+    assert_eq!(
+        got,
+        vec![
+            vec![json!("den3"), json!("denied"), json!(1)],
+            vec![json!("late"), json!("pending"), json!(1)],
+            vec![json!("later"), json!("failure"), json!(1)],
+            vec![json!("staff3"), json!("success"), json!(1)],
+        ]
+    );
+    // Without the `dt` predicate the junk partition would fail the query.
+    let unpruned = session.sql("SELECT count(*) FROM events").await;
+    assert!(unpruned.is_err(), "the junk file is read when nothing prunes it");
 }
