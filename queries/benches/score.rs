@@ -9,7 +9,7 @@
 //! The lake is generated once per size under `$AUTHTRAIL_BENCH_DIR` (default
 //! the system temp dir) and reused. DuckDB runs from `$AUTHTRAIL_BENCH_PYTHON`
 //! (default: the test script's virtualenv). Under `cargo test --benches` it
-//! runs once on 20 000 events, as a smoke test.
+//! runs once on 5 000 events, as a smoke test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -209,7 +209,7 @@ fn main() {
     let n: usize = if bench {
         std::env::var("AUTHTRAIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
     } else {
-        20_000
+        5_000
     };
     let runs = if bench { 5 } else { 1 };
     let root = std::env::var_os("AUTHTRAIL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
