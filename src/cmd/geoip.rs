@@ -34,6 +34,25 @@ pub enum Command {
     },
     /// Print what enrichment would record for an IP address.
     Lookup { ip: String },
+    /// Build the small GeoIP extract (city, ASN, hosting/VPN) the demo and simulator use
+    /// (run by scripts/geoip-extract).
+    Extract {
+        /// DB-IP Lite City IPv4 file (`authtrail geoip install` puts one in place).
+        #[arg(long)]
+        city_db: PathBuf,
+        /// ip-location-db `asn-ipv4.csv`.
+        #[arg(long)]
+        asn_csv: PathBuf,
+        /// The cities (tests/data/geoip-extract/cities.toml).
+        #[arg(long)]
+        cities: PathBuf,
+        /// Ordinary networks per city.
+        #[arg(long, default_value_t = 12)]
+        per_city: usize,
+        /// Where to write extract-city.mmdb, extract-asn.mmdb, extract-anonymous.mmdb.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
@@ -45,6 +64,23 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
                 .or_else(|| std::env::var("npm_config_registry").ok())
                 .unwrap_or_else(|| "https://registry.npmjs.org".into());
             tokio::task::spawn_blocking(move || install(&dir, &registry)).await??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Extract { city_db, asn_csv, cities, per_city, out } => {
+            let text = std::fs::read_to_string(&cities).with_context(|| format!("cannot read {}", cities.display()))?;
+            let cities = pipeline::geo::extract::parse_cities(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", cities.display()))?;
+            let x = pipeline::geo::extract::extract(&city_db, &asn_csv, &cities, per_city)?;
+            std::fs::create_dir_all(&out)?;
+            for (name, bytes) in
+                [("extract-city.mmdb", &x.city), ("extract-asn.mmdb", &x.asn), ("extract-anonymous.mmdb", &x.anonymous)]
+            {
+                std::fs::write(out.join(name), bytes)?;
+                println!("{}: {} bytes", out.join(name).display(), bytes.len());
+            }
+            for line in &x.report {
+                println!("  {line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Lookup { ip } => {

@@ -7,6 +7,7 @@
 //! from the map.
 
 mod city;
+pub mod extract;
 pub mod mmdb_writer;
 mod network;
 

@@ -179,3 +179,91 @@ fn dbip_type_with_wrong_record_layout_fails_the_probe() {
     let err = DbIpCity::from_bytes(w.to_bytes().unwrap(), None).err().expect("probe rejects string latitude");
     assert!(matches!(err, GeoError::WrongLayout { .. }), "{err}");
 }
+
+mod extract {
+    use super::*;
+    use pipeline::geo::extract::{CitySpec, extract, parse_cities};
+
+    fn city(name: &str, cc: &str) -> CitySpec {
+        CitySpec {
+            name: name.into(),
+            country: cc.into(),
+            db_names: vec![],
+            time_zone: "Europe/London".into(),
+            weight: 1,
+        }
+    }
+
+    /// A DB-IP-layout database with 10 London networks in one ASN, 2 in
+    /// another, one Amazon (hosting) and one Mullvad (VPN) network, and one
+    /// elsewhere.
+    #[test]
+    fn picks_networks_per_city_spread_over_asns_and_flags_hosting_and_vpn() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = MmdbWriter::new("city ipv4", 4).description("en", "extract input");
+        // Distinct records, so the writer does not merge neighbouring networks.
+        let london = |n: u8| dbip_record("London", "GB", "England", 51.5 + f32::from(n) / 1000.0, -0.12);
+        for i in 0..10 {
+            w.insert(ip(&format!("10.0.{i}.0")), 24, london(i)).unwrap();
+        }
+        w.insert(ip("10.1.0.0"), 24, london(10)).unwrap();
+        w.insert(ip("10.1.1.0"), 24, london(11)).unwrap();
+        w.insert(ip("10.2.0.0"), 24, london(12)).unwrap();
+        w.insert(ip("10.3.0.0"), 24, london(13)).unwrap();
+        w.insert(ip("10.4.0.0"), 24, dbip_record("Leeds", "GB", "England", 53.8, -1.5)).unwrap();
+        w.insert(ip("10.5.0.0"), 28, london(14)).unwrap(); // too small to pick
+        let db = tmp.path().join("city.mmdb");
+        w.write_to(&db).unwrap();
+        let csv = tmp.path().join("asn.csv");
+        std::fs::write(
+            &csv,
+            "10.0.0.0,10.0.255.255,64500,\"Big ISP, Ltd\"\n10.1.0.0,10.1.255.255,64501,Small ISP\n\
+             10.2.0.0,10.2.255.255,16509,Amazon.com\n10.3.0.0,10.3.255.255,39351,31173 Services AB\n",
+        )
+        .unwrap();
+        let x = extract(&db, &csv, &[city("London", "GB")], 8).unwrap();
+        assert_eq!(x.report, vec!["London: 5 networks, 1 hosting, 1 VPN".to_string()], "3 per ASN at most");
+        let dir = tmp.path().join("out");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [("c", &x.city), ("a", &x.asn), ("n", &x.anonymous)] {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let e = Enricher {
+            geo: Some(open_city(&dir.join("c"), None).unwrap()),
+            asn: Some(AsnDb::open(&dir.join("a")).unwrap()),
+            anonymous: Some(AnonymousIpDb::open(&dir.join("n")).unwrap()),
+        };
+        let isp = e.enrich(ip("10.0.1.7"));
+        let geo = isp.geo.unwrap();
+        assert_eq!((geo.city.as_deref(), geo.time_zone.as_deref()), (Some("London"), Some("Europe/London")));
+        assert_eq!(isp.network.asn.unwrap().organization.as_deref(), Some("Big ISP, Ltd"));
+        assert!(e.enrich(ip("10.0.3.1")).geo.is_none(), "the fourth network of one ASN is left out");
+        assert!(e.enrich(ip("10.2.0.9")).network.anonymous.unwrap().is_hosting_provider);
+        let vpn = e.enrich(ip("10.3.0.9")).network.anonymous.unwrap();
+        assert!(vpn.is_anonymous_vpn && !vpn.is_hosting_provider);
+        assert!(e.enrich(ip("10.4.0.1")).geo.is_none(), "not a listed city");
+    }
+
+    /// The committed extract opens with the ordinary readers and places
+    /// networks in every listed city.
+    #[test]
+    fn the_committed_extract_covers_every_city() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/geoip-extract");
+        let cities = parse_cities(&std::fs::read_to_string(dir.join("cities.toml")).unwrap()).unwrap();
+        assert!(cities.len() >= 30);
+        let geo = open_city(&dir.join("extract-city.mmdb"), None).unwrap();
+        AsnDb::open(&dir.join("extract-asn.mmdb")).unwrap();
+        AnonymousIpDb::open(&dir.join("extract-anonymous.mmdb")).unwrap();
+        let networks =
+            pipeline::geo::extract::city_networks(&std::fs::read(dir.join("extract-city.mmdb")).unwrap()).unwrap();
+        for c in &cities {
+            let mine: Vec<_> = networks.iter().filter(|n| n.city == c.name).collect();
+            assert!(mine.len() >= 8, "{}: {} networks", c.name, mine.len());
+            let info: GeoInfo = geo.lookup(mine[0].host(1)).unwrap().unwrap();
+            assert_eq!(
+                (info.country.as_deref(), info.time_zone.as_deref()),
+                (Some(c.country.as_str()), Some(c.time_zone.as_str()))
+            );
+        }
+    }
+}
