@@ -23,6 +23,9 @@ use queries::LakeSession;
 use queries::catalog::query;
 use queries::score::{ScoreParams, score};
 
+#[path = "../tests/it/duckdb.rs"]
+mod duckdb;
+
 const DAYS: i64 = 30;
 
 fn end() -> DateTime<Utc> {
@@ -145,32 +148,6 @@ fn child(lake_dir: &Path, runs: usize) {
     println!("peak {:.1}", peak_rss_mb());
 }
 
-const DUCKDB: &str = r#"
-import duckdb, datetime, json, resource, sys, time
-lake, steps, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-def param(p):
-    if "ts" in p: return epoch + datetime.timedelta(microseconds=p["ts"])
-    if "interval_us" in p: return datetime.timedelta(microseconds=p["interval_us"])
-    return p["int"]
-for _ in range(runs):
-    started = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"""CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/**/*.parquet',
-        hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})""")
-    rows = 0
-    for step in steps:
-        params = [param(p) for p in step["params"]]
-        if step.get("view"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {step['view']} AS " + step["sql"], params)
-        else:
-            rows += len(con.execute(step["sql"], params).fetchall())
-    con.close()
-    print(f"run {time.perf_counter() - started:.3f} s: {rows} rows")
-print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
-"#;
-
 /// The scorer's steps, as `score` runs them, for DuckDB.
 fn duckdb_steps(rules: &Scoring) -> serde_json::Value {
     let now = end();
@@ -237,14 +214,8 @@ fn main() {
         .unwrap_or_else(|| {
             format!("{}/.cache/authtrail/python-env-3/bin/python", std::env::var("HOME").unwrap_or_default())
         });
-    let steps = duckdb_steps(&Scoring::default()).to_string();
-    let theirs = parse(
-        "duckdb",
-        Command::new(&python)
-            .args(["-c", DUCKDB, lake_dir.to_str().unwrap(), &steps, &runs.to_string()])
-            .output()
-            .unwrap(),
-    );
+    let steps = duckdb_steps(&Scoring::default());
+    let theirs = parse("duckdb", duckdb::run(&python, &lake_dir, &steps, runs, false));
     println!(
         "datafusion {:.3} s, peak {:.0} MB | duckdb {:.3} s, peak {:.0} MB | time ratio datafusion/duckdb {:.2}, memory ratio {:.2}",
         ours.0,

@@ -116,7 +116,7 @@ pub fn source_score(s: &Scoring, c: &SourceCounts) -> Risk {
         ),
         (at_least(c.d1.failures, s.source_failures_1d), 80, format!("failed_sign_ins:{}_1d", c.d1.failures)),
         (
-            c.h1.tries >= 20 && c.h1.mostly_failing(80),
+            at_least(c.h1.tries, s.failure_ratio_tries_1h) && c.h1.mostly_failing(s.failure_ratio_percent.into()),
             50,
             format!("failure_ratio:{}%_1h", c.h1.failures * 100 / c.h1.tries.max(1)),
         ),

@@ -67,6 +67,10 @@ impl Score {
 }
 
 pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Decision {
+    // Every lookup below reads the same snapshot version, even if a newer
+    // one is swapped in meanwhile.
+    let pinned = risk.pinned();
+    let risk: &dyn RiskSource = pinned.as_deref().unwrap_or(risk);
     let w = &p.policy.weights;
     let mut s = Score { points: 0, reasons: Vec::new() };
     let finish = |s: Score, snapshot_version: Option<String>, login_count: Option<i64>| {

@@ -70,6 +70,11 @@ pub trait RiskSource: Send + Sync {
     fn age_secs(&self, _now: DateTime<Utc>) -> Option<u64> {
         None
     }
+    /// One version to read for a whole decision, when this source can swap
+    /// versions between lookups (a snapshot reloaded in the background).
+    fn pinned(&self) -> Option<std::sync::Arc<dyn RiskSource>> {
+        None
+    }
 }
 
 impl<T: RiskSource + ?Sized> RiskSource for std::sync::Arc<T> {
@@ -87,6 +92,9 @@ impl<T: RiskSource + ?Sized> RiskSource for std::sync::Arc<T> {
     }
     fn age_secs(&self, now: DateTime<Utc>) -> Option<u64> {
         (**self).age_secs(now)
+    }
+    fn pinned(&self) -> Option<std::sync::Arc<dyn RiskSource>> {
+        (**self).pinned()
     }
 }
 

@@ -214,6 +214,10 @@ pub struct Scoring {
     pub spraying_users_1d: u32,
     /// Failed tries from one IP or network in a day.
     pub source_failures_1d: u32,
+    /// A high failure ratio: at least this many tries in an hour from one
+    /// IP or network, at least `failure_ratio_percent` % failing.
+    pub failure_ratio_tries_1h: u32,
+    pub failure_ratio_percent: u32,
     /// Failed tries on one account in a day.
     pub user_failures_1d: u32,
     /// IPs the failures on one account came from in a day (a distributed attack on it).
@@ -235,6 +239,8 @@ impl Default for Scoring {
             spraying_users_1d: 10,
             // Auth0's Suspicious IP Throttling: 100 failed sign-ins per IP per day.
             source_failures_1d: 100,
+            failure_ratio_tries_1h: 20,
+            failure_ratio_percent: 80,
             // Auth0's Brute-force Protection: 10 failed sign-ins on one account.
             user_failures_1d: 10,
             user_failure_ips_1d: 5,
@@ -322,6 +328,8 @@ impl Policy {
             ("scoring.stuffing_users_1d", sc.stuffing_users_1d),
             ("scoring.spraying_users_1d", sc.spraying_users_1d),
             ("scoring.source_failures_1d", sc.source_failures_1d),
+            ("scoring.failure_ratio_tries_1h", sc.failure_ratio_tries_1h),
+            ("scoring.failure_ratio_percent", sc.failure_ratio_percent),
             ("scoring.user_failures_1d", sc.user_failures_1d),
             ("scoring.user_failure_ips_1d", sc.user_failure_ips_1d),
         ] {
@@ -332,6 +340,9 @@ impl Policy {
         // Ten years of history is plenty, and keeps date arithmetic in range.
         if sc.horizon_days > 3650 {
             return Err(bad("scoring.horizon_days", format!("{} is more than 3650", sc.horizon_days)));
+        }
+        if sc.failure_ratio_percent > 100 {
+            return Err(bad("scoring.failure_ratio_percent", "is a percentage (1..=100)".into()));
         }
         if sc.pending_secs > sc.success_window_secs {
             return Err(bad("scoring.pending_secs", "must not exceed scoring.success_window_secs".into()));

@@ -673,6 +673,9 @@ impl RiskSource for LiveSnapshot {
     fn age_secs(&self, now: DateTime<Utc>) -> Option<u64> {
         self.with(|s| Some((now - s.built()).num_seconds().max(0) as u64))
     }
+    fn pinned(&self) -> Option<std::sync::Arc<dyn RiskSource>> {
+        self.snapshot().map(|s| s as std::sync::Arc<dyn RiskSource>)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! queries integration tests: DataFusion over a lake written by the lake writer.
 
+mod duckdb;
 mod scoring;
 
 use chrono::{Duration, TimeZone, Utc};

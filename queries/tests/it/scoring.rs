@@ -273,37 +273,10 @@ fn cell(c: &ArrayRef, r: usize) -> Value {
     }
 }
 
-const DUCKDB: &str = r#"
-import duckdb, datetime, json, sys
-lake, steps = sys.argv[1], json.loads(sys.argv[2])
-con = duckdb.connect()
-con.execute("SET TimeZone = 'UTC'")
-con.execute(f"""CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/**/*.parquet',
-    hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})""")
-epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-def param(p):
-    if "ts" in p: return epoch + datetime.timedelta(microseconds=p["ts"])
-    if "interval_us" in p: return datetime.timedelta(microseconds=p["interval_us"])
-    return p["int"]
-def cell(v):
-    if isinstance(v, list): return sorted(str(x) for x in v if x is not None)
-    if isinstance(v, datetime.datetime): return (v - epoch) // datetime.timedelta(microseconds=1)
-    return v
-for step in steps:
-    params = [param(p) for p in step["params"]]
-    if step.get("view"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {step['view']} AS " + step["sql"], params)
-    else:
-        print(json.dumps([[cell(v) for v in row] for row in con.execute(step["sql"], params).fetchall()]))
-"#;
-
 fn duckdb(lake_dir: &std::path::Path, steps: &Value) -> Vec<Vec<Vec<Value>>> {
     let python = std::env::var("AUTHTRAIL_TEST_PYTHON")
         .expect("AUTHTRAIL_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs DuckDB");
-    let out = std::process::Command::new(python)
-        .args(["-c", DUCKDB, lake_dir.to_str().unwrap(), &steps.to_string()])
-        .output()
-        .unwrap();
+    let out = super::duckdb::run(&python, lake_dir, steps, 1, true);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
