@@ -33,6 +33,8 @@ enum Command {
     Score(cmd::score::Args),
     /// Backtest a policy: recorded trigger events through the real triggers, lake and scorer.
     Replay(cmd::replay::Args),
+    /// Write a labelled replay file of a simulated user pool with attacks in it.
+    Simulate(cmd::simulate::Args),
     /// The signed sign-in context an app backend passes as ClientMetadata.
     #[command(subcommand)]
     Context(cmd::context::Command),
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             Command::Context(c) => cmd::context::run(c),
             Command::Score(args) => cmd::score::run(cli.config.as_deref(), args).await,
             Command::Replay(args) => cmd::replay::run(cli.config.as_deref(), args).await,
+            Command::Simulate(args) => cmd::simulate::run(cli.config.as_deref(), args).await,
             Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
         }
     });

@@ -9,5 +9,6 @@ pub mod lambda;
 pub mod replay;
 pub mod risk_scorer;
 pub mod setup;
+pub mod simulate;
 
 pub use handler::{DENIAL_MESSAGE, Handler, Outcome, Settings, Trigger};

@@ -6,3 +6,4 @@ pub mod geoip;
 pub mod invoke;
 pub mod replay;
 pub mod score;
+pub mod simulate;

@@ -73,12 +73,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let policy = functions::setup::policy_with(&config, args.policy.as_deref())?;
     let work = args.work.unwrap_or_else(|| config.data_dir.join("replay"));
     prepare_work(&work)?;
-    let enricher = super::demo::demo_enricher(&config)?;
+    let enricher = super::simulate::extract_enricher(&config)?;
     if config.city_paths().is_none() {
         eprintln!(
-            "warning: no GeoIP database is configured or installed; using the embedded test databases, which \
-             know only a few networks (real addresses get no place, so place signals cannot fire). \
-             Run `authtrail geoip install` or set geoip.city."
+            "warning: no GeoIP database is configured or installed; using the embedded extract, which knows a \
+             few networks in the simulator's cities (other addresses get no place, so place signals cannot \
+             fire for them). Run `authtrail geoip install` or set geoip.city."
         );
     }
     for line in enricher.describe() {

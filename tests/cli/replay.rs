@@ -4,7 +4,14 @@ use serde_json::json;
 
 use super::{authtrail, stderr, stdout};
 
-/// Alice signs in from London, then from Changchun 30 minutes later; a line
+/// An address the embedded GeoIP extract places in `city`.
+fn address_in(city: &str) -> String {
+    let bytes = std::fs::read(super::root().join("tests/data/geoip-extract/extract-city.mmdb")).unwrap();
+    let networks = pipeline::geo::extract::city_networks(&bytes).unwrap();
+    networks.iter().find(|n| n.city == city).unwrap().host(7).to_string()
+}
+
+/// Alice signs in from London, then from Sydney 30 minutes later; a line
 /// of garbage in between.
 fn replay_file() -> String {
     let t0 = Utc.with_ymd_and_hms(2026, 2, 3, 8, 1, 0).unwrap();
@@ -31,13 +38,9 @@ fn replay_file() -> String {
     };
     let post = |at| line(at, "PostAuthentication_Authentication", json!({ "userAttributes": { "sub": "s-alice" } }));
     let later = t0 + Duration::minutes(30);
-    [
-        pre(t0, "81.2.69.142", "laptop"),
-        post(t0 + Duration::seconds(1)),
-        "garbage".into(),
-        pre(later, "175.16.199.1", "phone"),
-    ]
-    .join("\n")
+    let (london, sydney) = (address_in("London"), address_in("Sydney"));
+    [pre(t0, &london, "laptop"), post(t0 + Duration::seconds(1)), "garbage".into(), pre(later, &sydney, "phone")]
+        .join("\n")
 }
 
 #[test]
@@ -55,7 +58,11 @@ fn replay_writes_decisions_and_rejects_with_line_numbers() {
         .collect();
     assert_eq!(decisions.len(), 2);
     assert_eq!((decisions[0]["line"].as_u64(), decisions[0]["action"].as_str()), (Some(1), Some("allow")));
-    assert_eq!((decisions[1]["line"].as_u64(), decisions[1]["action"].as_str()), (Some(4), Some("deny")));
+    assert_eq!(
+        (decisions[1]["line"].as_u64(), decisions[1]["action"].as_str()),
+        (Some(4), Some("deny")),
+        "{decisions:?}"
+    );
     assert!(
         decisions[1]["reasons"]
             .as_array()

@@ -5,3 +5,4 @@ mod lake_writer;
 mod lambda;
 mod replay;
 mod risk_scorer;
+mod simulate;

@@ -137,6 +137,11 @@ pub struct DbIpCity {
 }
 
 impl DbIpCity {
+    /// An IPv4-only DB-IP-layout database compiled into the binary.
+    pub fn from_static(name: &str, bytes: &'static [u8]) -> Result<Self, GeoError> {
+        Self::new(Db::from_static(name, bytes)?, None)
+    }
+
     pub(crate) fn new(v4: Db, v6: Option<Db>) -> Result<Self, GeoError> {
         // The ip-location-db files say "city ipv4" / "city ipv6".
         let flat = |t: &str| {

@@ -26,6 +26,8 @@ pub struct CitySpec {
     pub db_names: Vec<String>,
     /// IANA time zone (DB-IP Lite has none); written into the extract.
     pub time_zone: String,
+    /// Its standard offset from UTC in hours (no daylight saving).
+    pub utc_offset: f32,
     /// Rough share of a simulated pool's users.
     pub weight: u32,
 }
@@ -100,10 +102,11 @@ impl AsnRanges {
         Ok(AsnRanges(rows))
     }
 
-    fn find(&self, ip: u32) -> Option<(u32, &str)> {
-        let i = self.0.partition_point(|r| r.0 <= ip).checked_sub(1)?;
+    /// The AS announcing all of `first..=last`, if one range covers it.
+    fn covering(&self, first: u32, last: u32) -> Option<(u32, &str)> {
+        let i = self.0.partition_point(|r| r.0 <= first).checked_sub(1)?;
         let (_, end, asn, org) = &self.0[i];
-        (ip <= *end).then_some((*asn, org.as_str()))
+        (last <= *end).then_some((*asn, org.as_str()))
     }
 }
 
@@ -114,12 +117,12 @@ struct Picked {
     state: String,
     latitude: f32,
     longitude: f32,
-    asn: Option<(u32, String)>,
+    asn: (u32, String),
 }
 
 /// Builds the extract: per city up to `per_city` ordinary networks (at most
 /// three from one ASN, so several providers appear) plus up to `per_city / 4`
-/// hosting and VPN networks each, all /16 to /24.
+/// hosting and VPN networks each, all /16 to /24 and announced whole by one AS.
 pub fn extract(city_db: &Path, asn_csv: &Path, cities: &[CitySpec], per_city: usize) -> Result<Extract, ExtractError> {
     let input = |path: &Path, e: &dyn std::fmt::Display| ExtractError::Input {
         path: path.display().to_string(),
@@ -152,14 +155,18 @@ pub fn extract(city_db: &Path, asn_csv: &Path, cities: &[CitySpec], per_city: us
             continue;
         };
         let Some(&city) = by_name.get(&(name, cc)) else { continue };
-        let asn = asns.find(u32::from(start));
-        let kind = match asn {
-            Some((n, _)) if HOSTING_ASNS.contains(&n) => 1,
-            Some((n, _)) if VPN_ASNS.contains(&n) => 2,
+        // Only networks one AS announces whole: every address of a picked
+        // network then has its city and its ASN.
+        let first = u32::from(start);
+        let last = first | (u32::MAX >> prefix);
+        let Some(asn) = asns.covering(first, last) else { continue };
+        let kind = match asn.0 {
+            n if HOSTING_ASNS.contains(&n) => 1,
+            n if VPN_ASNS.contains(&n) => 2,
             _ => 0,
         };
         let limit = if kind == 0 { per_city } else { (per_city / 4).max(1) };
-        let from_asn = per_asn.entry((city, asn.map_or(0, |a| a.0))).or_default();
+        let from_asn = per_asn.entry((city, asn.0)).or_default();
         if taken[city][kind] >= limit || *from_asn >= 3 {
             continue;
         }
@@ -172,7 +179,7 @@ pub fn extract(city_db: &Path, asn_csv: &Path, cities: &[CitySpec], per_city: us
             state: r.state1.unwrap_or("").to_string(),
             latitude: lat,
             longitude: lon,
-            asn: asn.map(|(n, org)| (n, org.to_string())),
+            asn: (asn.0, asn.1.to_string()),
         });
     }
 
@@ -201,21 +208,20 @@ pub fn extract(city_db: &Path, asn_csv: &Path, cities: &[CitySpec], per_city: us
             ("timezone", Value::str(&c.time_zone)),
         ]);
         city_db_out.insert(p.network, p.prefix, record).map_err(write)?;
-        if let Some((n, org)) = &p.asn {
+        let (n, org) = &p.asn;
+        let record = Value::map([
+            ("autonomous_system_number", Value::Uint32(*n)),
+            ("autonomous_system_organization", Value::str(org)),
+        ]);
+        asn_out.insert(p.network, p.prefix, record).map_err(write)?;
+        let (hosting, vpn) = (HOSTING_ASNS.contains(n), VPN_ASNS.contains(n));
+        if hosting || vpn {
             let record = Value::map([
-                ("autonomous_system_number", Value::Uint32(*n)),
-                ("autonomous_system_organization", Value::str(org)),
+                ("is_anonymous", Value::Bool(true)),
+                ("is_anonymous_vpn", Value::Bool(vpn)),
+                ("is_hosting_provider", Value::Bool(hosting)),
             ]);
-            asn_out.insert(p.network, p.prefix, record).map_err(write)?;
-            let (hosting, vpn) = (HOSTING_ASNS.contains(n), VPN_ASNS.contains(n));
-            if hosting || vpn {
-                let record = Value::map([
-                    ("is_anonymous", Value::Bool(true)),
-                    ("is_anonymous_vpn", Value::Bool(vpn)),
-                    ("is_hosting_provider", Value::Bool(hosting)),
-                ]);
-                anon_out.insert(p.network, p.prefix, record).map_err(write)?;
-            }
+            anon_out.insert(p.network, p.prefix, record).map_err(write)?;
         }
     }
     let mut by_city: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();

@@ -190,6 +190,7 @@ mod extract {
             country: cc.into(),
             db_names: vec![],
             time_zone: "Europe/London".into(),
+            utc_offset: 0.0,
             weight: 1,
         }
     }

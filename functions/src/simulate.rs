@@ -1,0 +1,440 @@
+//! A labelled traffic simulator: a user pool with daily rhythms, typos,
+//! travellers, VPN and mobile users, and attack campaigns, written as the
+//! replay file `authtrail replay` reads — raw Cognito PreAuthentication /
+//! PostAuthentication events in AWS's documented shape, the app backend's
+//! signed context in `validationData` — with a `label` on each line that
+//! replay ignores and `authtrail evaluate` joins to the decisions.
+//!
+//! Addresses come from a city database (the GeoIP extract), so enrichment
+//! really places each sign-in where the simulator meant it. Deterministic
+//! for a seed. A failed password is a PreAuthentication event with no
+//! PostAuthentication after it, as Cognito behaves.
+
+use std::io::Write;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use pipeline::context::SignInContext;
+use pipeline::geo::extract::{CityNetwork, CitySpec};
+use serde_json::json;
+
+/// Realistic user agents, one per device.
+const USER_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0",
+    "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+];
+const ATTACK_AGENTS: &[&str] = &["python-requests/2.32.3", "curl/8.5.0", "Go-http-client/1.1", USER_AGENTS[0]];
+
+/// Where addresses come from: the networks of each city, and which are
+/// hosting or VPN networks (`anonymous(network)`).
+pub struct SimGeo {
+    pub cities: Vec<CitySpec>,
+    /// Per city: ordinary networks, then anonymizer (hosting / VPN) networks.
+    ordinary: Vec<Vec<CityNetwork>>,
+    anonymizer: Vec<CityNetwork>,
+}
+
+impl SimGeo {
+    pub fn new(
+        cities: Vec<CitySpec>,
+        networks: Vec<CityNetwork>,
+        is_anonymizer: impl Fn(&CityNetwork) -> bool,
+    ) -> Self {
+        let mut ordinary = vec![Vec::new(); cities.len()];
+        let mut anonymizer = Vec::new();
+        for n in networks {
+            if is_anonymizer(&n) {
+                anonymizer.push(n);
+            } else if let Some(i) = cities.iter().position(|c| c.name == n.city) {
+                ordinary[i].push(n);
+            }
+        }
+        SimGeo { cities, ordinary, anonymizer }
+    }
+
+    fn usable(&self) -> Vec<usize> {
+        (0..self.cities.len()).filter(|&i| !self.ordinary[i].is_empty()).collect()
+    }
+}
+
+/// How big, how long, which seed.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub users: usize,
+    pub days: u32,
+    pub seed: u64,
+    pub start: DateTime<Utc>,
+    pub user_pool_id: String,
+    pub client_id: String,
+    /// The app backend's signing secret (`context.secret_env` at replay).
+    pub secret: Vec<u8>,
+}
+
+/// What was written, per label kind.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SimSummary {
+    pub lines: usize,
+    pub pre_auth: usize,
+    pub post_auth: usize,
+    /// (label kind, pre-auth events) in first-seen order.
+    pub by_kind: Vec<(String, usize)>,
+}
+
+#[derive(Clone)]
+struct Device {
+    key: String,
+    agent: &'static str,
+}
+
+struct User {
+    name: String,
+    home: usize,
+    home_net: CityNetwork,
+    /// Another network in the home country (a mobile carrier).
+    mobile_net: Option<CityNetwork>,
+    devices: Vec<Device>,
+    /// benign, benign:traveller, benign:vpn or benign:mobile.
+    label: &'static str,
+}
+
+/// One sign-in try: a pre-auth event, and a post-auth one when it succeeds.
+struct Try {
+    at: DateTime<Utc>,
+    user: u32,
+    ip: std::net::IpAddr,
+    device: Device,
+    succeeds: bool,
+    label: String,
+}
+
+struct Sim<'a> {
+    cfg: &'a SimConfig,
+    geo: &'a SimGeo,
+    rng: fastrand::Rng,
+    users: Vec<User>,
+    tries: Vec<Try>,
+}
+
+impl Sim<'_> {
+    fn weighted_city(&mut self, among: &[usize]) -> usize {
+        let total: u32 = among.iter().map(|&i| self.geo.cities[i].weight.max(1)).sum();
+        let mut pick = self.rng.u32(0..total);
+        for &i in among {
+            let w = self.geo.cities[i].weight.max(1);
+            if pick < w {
+                return i;
+            }
+            pick -= w;
+        }
+        among[0]
+    }
+
+    fn network(&mut self, city: usize) -> CityNetwork {
+        let nets = &self.geo.ordinary[city];
+        nets[self.rng.usize(0..nets.len())].clone()
+    }
+
+    fn host(&mut self, net: &CityNetwork) -> std::net::IpAddr {
+        net.host(self.rng.u32(1..250))
+    }
+
+    fn device(&mut self, owner: &str) -> Device {
+        Device {
+            key: format!("{owner}-{:08x}", self.rng.u32(..)),
+            agent: USER_AGENTS[self.rng.usize(0..USER_AGENTS.len())],
+        }
+    }
+
+    /// A local daytime moment of `day` for a city, in UTC.
+    fn daytime(&mut self, day: u32, city: usize) -> DateTime<Utc> {
+        let local_hour = if self.rng.u8(0..10) < 8 { self.rng.f32() * 14.0 + 8.0 } else { self.rng.f32() * 24.0 };
+        let utc_hours = local_hour - self.geo.cities[city].utc_offset;
+        self.cfg.start + Duration::days(day.into()) + Duration::seconds((utc_hours * 3600.0) as i64)
+    }
+
+    fn push(
+        &mut self,
+        at: DateTime<Utc>,
+        user: u32,
+        ip: std::net::IpAddr,
+        device: Device,
+        succeeds: bool,
+        label: &str,
+    ) {
+        self.tries.push(Try { at, user, ip, device, succeeds, label: label.to_string() });
+    }
+
+    fn population(&mut self) {
+        let usable = self.geo.usable();
+        for i in 0..self.cfg.users {
+            let home = self.weighted_city(&usable);
+            let name = format!("user{i:06}");
+            let home_net = self.network(home);
+            let country = self.geo.cities[home].country.clone();
+            let same_country: Vec<usize> =
+                usable.iter().copied().filter(|&c| self.geo.cities[c].country == country).collect();
+            let label = match self.rng.u8(0..100) {
+                0..=4 => "benign:traveller",
+                5..=7 => "benign:vpn",
+                8..=27 => "benign:mobile",
+                _ => "benign",
+            };
+            let mobile_net = (label == "benign:mobile").then(|| {
+                let c = same_country[self.rng.usize(0..same_country.len())];
+                self.network(c)
+            });
+            let devices = (0..self.rng.usize(1..=3)).map(|_| self.device(&name)).collect();
+            self.users.push(User { name, home, home_net, mobile_net, devices, label });
+        }
+    }
+
+    fn benign(&mut self) {
+        let usable = self.geo.usable();
+        for u in 0..self.users.len() {
+            let label = self.users[u].label;
+            let per_day = 0.3 + self.rng.f32() * 1.7;
+            // A traveller's one trip: where, when, how long.
+            let trip = (label == "benign:traveller").then(|| {
+                let home = self.users[u].home;
+                let far: Vec<usize> = usable
+                    .iter()
+                    .copied()
+                    .filter(|&c| self.geo.cities[c].country != self.geo.cities[home].country)
+                    .collect();
+                let dest = far[self.rng.usize(0..far.len())];
+                let leave = self.rng.u32(0..self.cfg.days.max(1));
+                (dest, leave, leave + self.rng.u32(5..9))
+            });
+            for day in 0..self.cfg.days {
+                let n = (per_day + self.rng.f32()) as u32;
+                // Two days in transit each way, with no sign-ins: at least
+                // 28 hours between the last sign-in at home and the first
+                // abroad, more than any flight (20 000 km at 800 km/h).
+                if let Some((_, leave, back)) = trip
+                    && ((leave..leave + 2).contains(&day) || (back - 1..back + 1).contains(&day))
+                {
+                    continue;
+                }
+                for _ in 0..n {
+                    let (city, net) = match trip {
+                        Some((dest, leave, back)) if day > leave && day < back => (dest, self.network(dest)),
+                        _ => {
+                            let user = &self.users[u];
+                            match (&user.mobile_net, self.rng.bool()) {
+                                (Some(m), true) => (user.home, m.clone()),
+                                _ => (user.home, user.home_net.clone()),
+                            }
+                        }
+                    };
+                    let net = if label == "benign:vpn" && self.rng.bool() && !self.geo.anonymizer.is_empty() {
+                        self.geo.anonymizer[self.rng.usize(0..self.geo.anonymizer.len())].clone()
+                    } else {
+                        net
+                    };
+                    let at = self.daytime(day, city);
+                    let ip = self.host(&net);
+                    let d = self.users[u].devices.clone();
+                    let device = d[self.rng.usize(0..d.len())].clone();
+                    if self.rng.u8(0..100) < 7 {
+                        // A typo, then the right password.
+                        self.push(at, u as u32, ip, device.clone(), false, label);
+                        let retry = at + Duration::seconds(self.rng.i64(10..45));
+                        self.push(retry, u as u32, ip, device, true, label);
+                    } else {
+                        self.push(at, u as u32, ip, device, true, label);
+                    }
+                }
+            }
+        }
+    }
+
+    fn random_user(&mut self) -> u32 {
+        self.rng.u32(0..self.users.len() as u32)
+    }
+
+    fn campaign_start(&mut self) -> DateTime<Utc> {
+        let days = self.cfg.days.max(1);
+        // Not in the first day: the pool has some history by then.
+        let day = if days > 1 { self.rng.u32(1..days) } else { 0 };
+        self.cfg.start + Duration::days(day.into()) + Duration::minutes(self.rng.i64(0..20 * 60))
+    }
+
+    fn ordinary_host_anywhere(&mut self) -> std::net::IpAddr {
+        let usable = self.geo.usable();
+        let c = usable[self.rng.usize(0..usable.len())];
+        let net = self.network(c);
+        self.host(&net)
+    }
+
+    fn attacks(&mut self) {
+        let scale = (self.users.len() / 2000).max(1);
+        let mut id = 0;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        let bot_device = |rng: &mut fastrand::Rng| Device {
+            key: String::new(),
+            agent: ATTACK_AGENTS[rng.usize(0..ATTACK_AGENTS.len())],
+        };
+        // Credential stuffing: a botnet in many countries, ≤ 2 tries per user, mostly failing.
+        for _ in 0..scale {
+            let (c, start) = (next(), self.campaign_start());
+            let bots: Vec<_> = (0..60).map(|_| self.ordinary_host_anywhere()).collect();
+            let label = format!("credential_stuffing:c{c}");
+            for k in 0..(self.users.len() / 4).max(20) {
+                let at = start + Duration::seconds((k as i64) * 7);
+                let (user, ip) = (self.random_user(), bots[self.rng.usize(0..bots.len())]);
+                let device = bot_device(&mut self.rng);
+                let ok = self.rng.u8(0..100) < 3;
+                self.push(at, user, ip, device.clone(), ok, &label);
+                if self.rng.u8(0..5) == 0 {
+                    self.push(at + Duration::seconds(3), user, ip, device, false, &label);
+                }
+            }
+        }
+        // Password spraying: three IPs, many users, three tries each over hours.
+        let (c, start) = (next(), self.campaign_start());
+        let sprayers: Vec<_> = (0..3).map(|_| self.ordinary_host_anywhere()).collect();
+        let label = format!("password_spraying:c{c}");
+        let victims: Vec<u32> = (0..(self.users.len() / 10).max(15)).map(|_| self.random_user()).collect();
+        for round in 0..3 {
+            for (k, &user) in victims.iter().enumerate() {
+                let at = start + Duration::hours(round * 3) + Duration::seconds(k as i64 * 5);
+                let device = bot_device(&mut self.rng);
+                self.push(at, user, sprayers[k % 3], device, false, &label);
+            }
+        }
+        // Brute force on one account from one IP.
+        let (c, start) = (next(), self.campaign_start());
+        let (user, ip) = (self.random_user(), self.ordinary_host_anywhere());
+        let label = format!("brute_force:c{c}");
+        for k in 0..120 {
+            let device = bot_device(&mut self.rng);
+            self.push(start + Duration::seconds(k * 20), user, ip, device, false, &label);
+        }
+        // Account takeover by impossible travel: a success far away minutes
+        // after the victim's own sign-in, on a new device.
+        let usable = self.geo.usable();
+        for kind in ["takeover_travel", "takeover_slow"] {
+            let label = format!("{kind}:c{}", next());
+            for _ in 0..(self.users.len() / 200).max(5) {
+                let victim = self.random_user();
+                let home = self.users[victim as usize].home;
+                let far: Vec<usize> = usable
+                    .iter()
+                    .copied()
+                    .filter(|&c| self.geo.cities[c].country != self.geo.cities[home].country)
+                    .collect();
+                let dest = far[self.rng.usize(0..far.len())];
+                let day = self.rng.u32(1..self.cfg.days.max(2));
+                let own_at = self.daytime(day.min(self.cfg.days - 1), home);
+                let own_net = self.users[victim as usize].home_net.clone();
+                let own_ip = self.host(&own_net);
+                let own_device = self.users[victim as usize].devices[0].clone();
+                self.push(own_at, victim, own_ip, own_device, true, "benign");
+                let gap = if kind == "takeover_travel" {
+                    Duration::minutes(self.rng.i64(10..60))
+                } else {
+                    Duration::hours(self.rng.i64(30..72))
+                };
+                let net = self.network(dest);
+                let ip = self.host(&net);
+                let device = self.device("attacker");
+                self.push(own_at + gap, victim, ip, device, true, &label);
+            }
+        }
+        // Stuffing from anonymizers: hosting and VPN networks.
+        if !self.geo.anonymizer.is_empty() {
+            let (c, start) = (next(), self.campaign_start());
+            let label = format!("anonymizer:c{c}");
+            for k in 0..(self.users.len() / 10).max(15) {
+                let net = self.geo.anonymizer[self.rng.usize(0..self.geo.anonymizer.len())].clone();
+                let ip = self.host(&net);
+                let (user, device) = (self.random_user(), bot_device(&mut self.rng));
+                self.push(start + Duration::seconds(k as i64 * 11), user, ip, device, false, &label);
+            }
+        }
+    }
+}
+
+fn envelope(cfg: &SimConfig, user: &str, source: &str, request: serde_json::Value) -> serde_json::Value {
+    json!({
+        "version": "1",
+        "region": cfg.user_pool_id.split('_').next().unwrap_or("eu-west-1"),
+        "userPoolId": cfg.user_pool_id,
+        "userName": user,
+        "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": cfg.client_id },
+        "triggerSource": source,
+        "request": request,
+        "response": {}
+    })
+}
+
+/// Simulates the pool and writes the replay file, in time order.
+pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io::Result<SimSummary> {
+    if geo.usable().is_empty() {
+        return Err(std::io::Error::other("the city database places no network in any listed city"));
+    }
+    let mut sim = Sim { cfg, geo, rng: fastrand::Rng::with_seed(cfg.seed), users: Vec::new(), tries: Vec::new() };
+    sim.population();
+    sim.benign();
+    sim.attacks();
+    let end = cfg.start + Duration::days(cfg.days.into());
+    sim.tries.retain(|t| t.at >= cfg.start && t.at < end);
+    sim.tries.sort_by_key(|t| t.at);
+    let mut summary = SimSummary::default();
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    // Successes land 400 ms after their attempt, possibly after the next
+    // attempt: held here until the file's time passes them.
+    let mut held: std::collections::BinaryHeap<std::cmp::Reverse<(DateTime<Utc>, usize, String)>> =
+        std::collections::BinaryHeap::new();
+    for (n, t) in sim.tries.iter().enumerate() {
+        while held.peek().is_some_and(|h| h.0.0 <= t.at) {
+            let std::cmp::Reverse((_, _, line)) = held.pop().expect("peeked");
+            writeln!(out, "{line}")?;
+        }
+        let user = &sim.users[t.user as usize];
+        let ctx = SignInContext {
+            ip: t.ip.to_string(),
+            user_agent: t.device.agent.to_string(),
+            device: t.device.key.clone(),
+            nonce: format!("{:016x}{n:08x}", cfg.seed),
+            issued_at: t.at.timestamp(),
+        };
+        let attributes = json!({
+            "sub": format!("{:08x}-5b1e-4c1d-9a2f-{:012x}", t.user, u64::from(t.user) * 7919),
+            "email_verified": "true",
+            "cognito:user_status": "CONFIRMED",
+            "email": format!("{}@example.com", user.name),
+        });
+        let request = json!({ "userAttributes": attributes, "validationData": ctx.sign(&user.name, &cfg.secret) });
+        let line = |at: DateTime<Utc>, event: serde_json::Value| json!({ "receivedAt": at.to_rfc3339_opts(SecondsFormat::Millis, true), "event": event, "label": t.label });
+        writeln!(out, "{}", line(t.at, envelope(cfg, &user.name, "PreAuthentication_Authentication", request)))?;
+        summary.pre_auth += 1;
+        let kind = t.label.split(':').next().unwrap_or("");
+        match kinds.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, c)) => *c += 1,
+            None => kinds.push((kind.to_string(), 1)),
+        }
+        if t.succeeds {
+            let mut request = json!({ "userAttributes": attributes });
+            request["newDeviceUsed"] = json!(t.device.key.starts_with("attacker"));
+            let at = t.at + Duration::milliseconds(400);
+            let text = line(at, envelope(cfg, &user.name, "PostAuthentication_Authentication", request)).to_string();
+            held.push(std::cmp::Reverse((at, n, text)));
+            summary.post_auth += 1;
+        }
+    }
+    while let Some(std::cmp::Reverse((_, _, line))) = held.pop() {
+        writeln!(out, "{line}")?;
+    }
+    summary.lines = summary.pre_auth + summary.post_auth;
+    summary.by_kind = kinds;
+    Ok(summary)
+}
