@@ -35,6 +35,8 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Write a labelled replay file of a simulated user pool with attacks in it.
     Simulate(cmd::simulate::Args),
+    /// Detection quality: a simulator's labels joined to a replay's decisions.
+    Evaluate(cmd::evaluate::Args),
     /// The signed sign-in context an app backend passes as ClientMetadata.
     #[command(subcommand)]
     Context(cmd::context::Command),
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
             Command::Score(args) => cmd::score::run(cli.config.as_deref(), args).await,
             Command::Replay(args) => cmd::replay::run(cli.config.as_deref(), args).await,
             Command::Simulate(args) => cmd::simulate::run(cli.config.as_deref(), args).await,
+            Command::Evaluate(args) => cmd::evaluate::run(cli.config.as_deref(), args),
             Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
         }
     });

@@ -3,6 +3,7 @@
 //! same code), their wiring from configuration, and the Lambda entry points.
 
 pub mod cognito;
+pub mod evaluate;
 pub mod handler;
 pub mod lake_writer;
 pub mod lambda;

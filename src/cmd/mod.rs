@@ -2,6 +2,7 @@ pub mod compact;
 pub mod consume;
 pub mod context;
 pub mod demo;
+pub mod evaluate;
 pub mod geoip;
 pub mod invoke;
 pub mod replay;

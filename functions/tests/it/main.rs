@@ -1,5 +1,6 @@
 //! functions integration tests: one test binary, one module per area.
 
+mod evaluate;
 mod handlers;
 mod lake_writer;
 mod lambda;

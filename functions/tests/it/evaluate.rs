@@ -1,0 +1,85 @@
+//! Evaluation on a small hand-written labels / decisions pair.
+
+use functions::evaluate::{AttackRow, BenignRow, evaluate, table};
+use serde_json::json;
+
+fn label(at: &str, source: &str, ip: &str, label: &str) -> String {
+    json!({
+        "receivedAt": at, "label": label,
+        "event": { "triggerSource": source, "userName": "u", "request": { "validationData": { "authtrail:ip": ip } } },
+    })
+    .to_string()
+}
+
+fn decision(line: usize, action: &str) -> String {
+    json!({ "line": line, "receivedAt": "2026-03-02T10:00:00Z", "user_pool_id": "p", "user": "u", "event_id": "e",
+            "action": action, "score": 0, "level": "low", "reasons": [] })
+    .to_string()
+}
+
+#[test]
+fn recall_time_to_first_block_and_false_blocks() {
+    let pre = "PreAuthentication_Authentication";
+    let labels = [
+        label("2026-03-02T10:00:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 1 allowed
+        label("2026-03-02T10:01:00Z", pre, "198.51.100.2", "credential_stuffing:c1"), // 2 allowed
+        label("2026-03-02T10:06:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 3 blocked
+        label("2026-03-02T10:07:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 4 blocked
+        label("2026-03-02T10:07:00Z", "PostAuthentication_Authentication", "", "benign"), // 5 not an attempt
+        label("2026-03-02T11:00:00Z", pre, "203.0.113.9", "takeover_travel:c2"),      // 6 blocked
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.1", "benign"),                    // 7 allowed
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.2", "benign:traveller"),          // 8 blocked
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.3", "benign:vpn"),                // 9 allowed
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.4", "benign"),                    // 10 no decision
+    ]
+    .join("\n");
+    let decisions = [
+        decision(1, "allow"),
+        decision(2, "allow"),
+        decision(3, "deny"),
+        decision(4, "deny"),
+        decision(6, "deny"),
+        decision(7, "allow"),
+        decision(8, "deny"),
+        decision(9, "allow"),
+    ]
+    .join("\n");
+    let e = evaluate(labels.as_bytes(), decisions.as_bytes()).unwrap();
+    assert_eq!(
+        e.attacks[0],
+        AttackRow {
+            kind: "credential_stuffing".into(),
+            campaigns: 1,
+            attempts: 4,
+            blocked: 2,
+            recall: 0.5,
+            ips: 2,
+            ips_blocked: 1,
+            ip_recall: 0.5,
+            median_secs_to_first_block: Some(360.0),
+        }
+    );
+    assert_eq!(
+        (e.attacks[1].kind.as_str(), e.attacks[1].recall, e.attacks[1].median_secs_to_first_block),
+        ("takeover_travel", 1.0, Some(0.0))
+    );
+    assert_eq!(
+        e.benign,
+        vec![
+            BenignRow { group: "all".into(), sign_ins: 3, blocked: 1, false_block_rate: 1.0 / 3.0 },
+            BenignRow { group: "travellers".into(), sign_ins: 1, blocked: 1, false_block_rate: 1.0 },
+            BenignRow { group: "VPN users".into(), sign_ins: 1, blocked: 0, false_block_rate: 0.0 },
+        ]
+    );
+    assert_eq!(e.undecided, 1);
+    let t = table(&e);
+    assert!(t.contains("credential_stuffing") && t.contains("6 min") && t.contains("33.333%"), "{t}");
+}
+
+#[test]
+fn bad_lines_are_named() {
+    let err = evaluate("{}\n".as_bytes(), "".as_bytes()).unwrap_err().to_string();
+    assert!(err.starts_with("labels line 1:"), "{err}");
+    let err = evaluate("".as_bytes(), "not json".as_bytes()).unwrap_err().to_string();
+    assert!(err.starts_with("decisions line 1:"), "{err}");
+}
