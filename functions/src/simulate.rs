@@ -194,19 +194,12 @@ impl Sim<'_> {
     }
 
     fn benign(&mut self) {
-        let usable = self.geo.usable();
         for u in 0..self.users.len() {
             let label = self.users[u].label;
             let per_day = 0.3 + self.rng.f32() * 1.7;
             // A traveller's one trip: where, when, how long.
             let trip = (label == "benign:traveller").then(|| {
-                let home = self.users[u].home;
-                let far: Vec<usize> = usable
-                    .iter()
-                    .copied()
-                    .filter(|&c| self.geo.cities[c].country != self.geo.cities[home].country)
-                    .collect();
-                let dest = far[self.rng.usize(0..far.len())];
+                let dest = self.abroad(self.users[u].home);
                 let leave = self.rng.u32(0..self.cfg.days.max(1));
                 (dest, leave, leave + self.rng.u32(5..9))
             });
@@ -251,6 +244,18 @@ impl Sim<'_> {
                 }
             }
         }
+    }
+
+    /// A city in another country than `home`'s (or `home` itself when the
+    /// database knows one country only).
+    fn abroad(&mut self, home: usize) -> usize {
+        let far: Vec<usize> = self
+            .geo
+            .usable()
+            .into_iter()
+            .filter(|&c| self.geo.cities[c].country != self.geo.cities[home].country)
+            .collect();
+        if far.is_empty() { home } else { far[self.rng.usize(0..far.len())] }
     }
 
     fn random_user(&mut self) -> u32 {
@@ -320,18 +325,12 @@ impl Sim<'_> {
         }
         // Account takeover by impossible travel: a success far away minutes
         // after the victim's own sign-in, on a new device.
-        let usable = self.geo.usable();
         for kind in ["takeover_travel", "takeover_slow"] {
             let label = format!("{kind}:c{}", next());
             for _ in 0..(self.users.len() / 200).max(5) {
                 let victim = self.random_user();
                 let home = self.users[victim as usize].home;
-                let far: Vec<usize> = usable
-                    .iter()
-                    .copied()
-                    .filter(|&c| self.geo.cities[c].country != self.geo.cities[home].country)
-                    .collect();
-                let dest = far[self.rng.usize(0..far.len())];
+                let dest = self.abroad(home);
                 let day = self.rng.u32(1..self.cfg.days.max(2));
                 let own_at = self.daytime(day.min(self.cfg.days - 1), home);
                 let own_net = self.users[victim as usize].home_net.clone();

@@ -106,15 +106,15 @@ impl GeoLookup for MaxMindCity {
 /// Record layout of the ip-location-db DB-IP files: flat keys, 32-bit float
 /// coordinates, empty strings for unknown values.
 #[derive(Deserialize)]
-struct FlatCity<'a> {
+pub(crate) struct FlatCity<'a> {
     #[serde(borrow)]
-    country_code: Option<&'a str>,
+    pub(crate) country_code: Option<&'a str>,
     #[serde(borrow)]
-    state1: Option<&'a str>,
+    pub(crate) state1: Option<&'a str>,
     #[serde(borrow)]
-    city: Option<&'a str>,
-    latitude: Option<f32>,
-    longitude: Option<f32>,
+    pub(crate) city: Option<&'a str>,
+    pub(crate) latitude: Option<f32>,
+    pub(crate) longitude: Option<f32>,
     #[serde(borrow)]
     timezone: Option<&'a str>,
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use maxminddb::{Reader, WithinOptions};
 use serde::Deserialize;
 
+use super::city::FlatCity;
 use super::mmdb_writer::{MmdbWriter, Value};
 
 /// One city of the extract (`tests/data/geoip-extract/cities.toml`).
@@ -65,18 +66,6 @@ pub struct Extract {
     pub anonymous: Vec<u8>,
     /// One line per city: how many networks were taken and from how many ASNs.
     pub report: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct FlatRecord<'a> {
-    #[serde(borrow)]
-    city: Option<&'a str>,
-    #[serde(borrow)]
-    country_code: Option<&'a str>,
-    #[serde(borrow)]
-    state1: Option<&'a str>,
-    latitude: Option<f32>,
-    longitude: Option<f32>,
 }
 
 /// `ip_start,ip_end,asn,org` rows (IPv4), sorted by start.
@@ -150,7 +139,7 @@ pub fn extract(city_db: &Path, asn_csv: &Path, cities: &[CitySpec], per_city: us
         if !(16..=24).contains(&prefix) {
             continue;
         }
-        let Some(r) = item.decode::<FlatRecord>().map_err(|e| input(city_db, &e))? else { continue };
+        let Some(r) = item.decode::<FlatCity>().map_err(|e| input(city_db, &e))? else { continue };
         let (Some(name), Some(cc), Some(lat), Some(lon)) = (r.city, r.country_code, r.latitude, r.longitude) else {
             continue;
         };
@@ -265,8 +254,8 @@ pub fn city_networks(bytes: &[u8]) -> Result<Vec<CityNetwork>, ExtractError> {
         let item = item.map_err(|e| bad(&e))?;
         let network = item.network().map_err(|e| bad(&e))?;
         let IpAddr::V4(start) = network.ip() else { continue };
-        if let Some(FlatRecord { city: Some(city), country_code: Some(cc), .. }) =
-            item.decode::<FlatRecord>().map_err(|e| bad(&e))?
+        if let Some(FlatCity { city: Some(city), country_code: Some(cc), .. }) =
+            item.decode::<FlatCity>().map_err(|e| bad(&e))?
         {
             out.push(CityNetwork { network: start, prefix: network.prefix(), city: city.into(), country: cc.into() });
         }
