@@ -107,7 +107,8 @@ pub fn evaluate(labels: impl BufRead, decisions: impl BufRead) -> Result<Evaluat
             line: i + 1,
             message: e.to_string(),
         })?;
-        blocked_lines.insert(d.line, d.action == "deny");
+        // What the policy blocks, whether it ran in enforce or audit mode.
+        blocked_lines.insert(d.line, d.action == "deny" || d.would_deny);
     }
     let mut campaigns: BTreeMap<String, Campaign> = BTreeMap::new();
     let mut benign: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();

@@ -90,6 +90,10 @@ pub struct DecisionLine {
     pub score: Option<i32>,
     pub level: Option<String>,
     pub reasons: Vec<String>,
+    /// At or above the policy's deny level: denied in enforce mode, and what
+    /// audit mode would have denied.
+    #[serde(default)]
+    pub would_deny: bool,
 }
 
 /// What a replay did.
@@ -267,6 +271,7 @@ impl Replayer {
                 Trigger::PreAuth => summary.pre_auth += 1,
             }
             if trigger == Trigger::PreAuth {
+                let deny_level = self.handler.policy.policy.deny_level.as_str();
                 let d = match &outcome {
                     Ok(o) => DecisionLine {
                         line: e.line,
@@ -278,6 +283,7 @@ impl Replayer {
                         score: o.event.decision_score,
                         level: o.event.decision_level.clone(),
                         reasons: o.event.decision_reasons.clone(),
+                        would_deny: o.deny || level_at_least(o.event.decision_level.as_deref(), deny_level),
                     },
                     // The trigger denies an unusable event; say why.
                     Err(err) => DecisionLine {
@@ -290,11 +296,11 @@ impl Replayer {
                         score: None,
                         level: None,
                         reasons: vec![format!("malformed_event:{err}")],
+                        would_deny: true,
                     },
                 };
                 summary.denied += usize::from(d.action == "deny");
-                let deny_level = self.handler.policy.policy.deny_level.as_str();
-                summary.would_deny += usize::from(outcome.is_err() || level_at_least(d.level.as_deref(), deny_level));
+                summary.would_deny += usize::from(d.would_deny);
                 serde_json::to_writer(&mut *decisions, &d).map_err(|e| io(e.into()))?;
                 decisions.write_all(b"\n").map_err(io)?;
             }

@@ -200,7 +200,8 @@ impl Sim<'_> {
             // A traveller's one trip: where, when, how long.
             let trip = (label == "benign:traveller").then(|| {
                 let dest = self.abroad(self.users[u].home);
-                let leave = self.rng.u32(0..self.cfg.days.max(1));
+                // Leaving early enough to spend at least a day abroad.
+                let leave = self.rng.u32(0..self.cfg.days.saturating_sub(3).max(1));
                 (dest, leave, leave + self.rng.u32(5..9))
             });
             for day in 0..self.cfg.days {
@@ -258,15 +259,33 @@ impl Sim<'_> {
         if far.is_empty() { home } else { far[self.rng.usize(0..far.len())] }
     }
 
+    /// A city abroad at least three time zones away: far enough that an hour
+    /// between sign-ins there and at home is impossible travel.
+    fn far_abroad(&mut self, home: usize) -> usize {
+        let h = &self.geo.cities[home];
+        let far: Vec<usize> = self
+            .geo
+            .usable()
+            .into_iter()
+            .filter(|&c| {
+                let c = &self.geo.cities[c];
+                c.country != h.country && (c.utc_offset - h.utc_offset).abs() >= 3.0
+            })
+            .collect();
+        if far.is_empty() { self.abroad(home) } else { far[self.rng.usize(0..far.len())] }
+    }
+
     fn random_user(&mut self) -> u32 {
         self.rng.u32(0..self.users.len() as u32)
     }
 
-    fn campaign_start(&mut self) -> DateTime<Utc> {
-        let days = self.cfg.days.max(1);
-        // Not in the first day: the pool has some history by then.
-        let day = if days > 1 { self.rng.u32(1..days) } else { 0 };
-        self.cfg.start + Duration::days(day.into()) + Duration::minutes(self.rng.i64(0..20 * 60))
+    /// When a campaign that `lasts` starts: after the first day (the pool
+    /// has some history by then) and early enough to end inside the period.
+    fn campaign_start(&mut self, lasts: Duration) -> DateTime<Utc> {
+        let first = self.cfg.start + Duration::days(i64::from(self.cfg.days > 1));
+        let last = self.cfg.start + Duration::days(self.cfg.days.into()) - lasts - Duration::minutes(1);
+        let span = (last - first).num_minutes();
+        if span <= 0 { first } else { first + Duration::minutes(self.rng.i64(0..span)) }
     }
 
     fn ordinary_host_anywhere(&mut self) -> std::net::IpAddr {
@@ -289,10 +308,11 @@ impl Sim<'_> {
         };
         // Credential stuffing: a botnet in many countries, ≤ 2 tries per user, mostly failing.
         for _ in 0..scale {
-            let (c, start) = (next(), self.campaign_start());
+            let attempts = (self.users.len() / 4).max(20);
+            let (c, start) = (next(), self.campaign_start(Duration::seconds(attempts as i64 * 7 + 10)));
             let bots: Vec<_> = (0..60).map(|_| self.ordinary_host_anywhere()).collect();
             let label = format!("credential_stuffing:c{c}");
-            for k in 0..(self.users.len() / 4).max(20) {
+            for k in 0..attempts {
                 let at = start + Duration::seconds((k as i64) * 7);
                 let (user, ip) = (self.random_user(), bots[self.rng.usize(0..bots.len())]);
                 let device = bot_device(&mut self.rng);
@@ -304,10 +324,11 @@ impl Sim<'_> {
             }
         }
         // Password spraying: three IPs, many users, three tries each over hours.
-        let (c, start) = (next(), self.campaign_start());
+        let victims: Vec<u32> = (0..(self.users.len() / 10).max(15)).map(|_| self.random_user()).collect();
+        let (c, start) =
+            (next(), self.campaign_start(Duration::hours(6) + Duration::seconds(victims.len() as i64 * 5)));
         let sprayers: Vec<_> = (0..3).map(|_| self.ordinary_host_anywhere()).collect();
         let label = format!("password_spraying:c{c}");
-        let victims: Vec<u32> = (0..(self.users.len() / 10).max(15)).map(|_| self.random_user()).collect();
         for round in 0..3 {
             for (k, &user) in victims.iter().enumerate() {
                 let at = start + Duration::hours(round * 3) + Duration::seconds(k as i64 * 5);
@@ -316,7 +337,7 @@ impl Sim<'_> {
             }
         }
         // Brute force on one account from one IP.
-        let (c, start) = (next(), self.campaign_start());
+        let (c, start) = (next(), self.campaign_start(Duration::minutes(40)));
         let (user, ip) = (self.random_user(), self.ordinary_host_anywhere());
         let label = format!("brute_force:c{c}");
         for k in 0..120 {
@@ -328,20 +349,31 @@ impl Sim<'_> {
         for kind in ["takeover_travel", "takeover_slow"] {
             let label = format!("{kind}:c{}", next());
             for _ in 0..(self.users.len() / 200).max(5) {
-                let victim = self.random_user();
+                // Victims at home (a traveller's "home" sign-in could fall mid-trip).
+                let mut victim = self.random_user();
+                for _ in 0..100 {
+                    if self.users[victim as usize].label != "benign:traveller" {
+                        break;
+                    }
+                    victim = self.random_user();
+                }
                 let home = self.users[victim as usize].home;
-                let dest = self.abroad(home);
-                let day = self.rng.u32(1..self.cfg.days.max(2));
-                let own_at = self.daytime(day.min(self.cfg.days - 1), home);
+                let (dest, gap, latest_day) = if kind == "takeover_travel" {
+                    (self.far_abroad(home), Duration::minutes(self.rng.i64(10..60)), self.cfg.days.saturating_sub(1))
+                } else {
+                    (self.abroad(home), Duration::hours(self.rng.i64(30..72)), self.cfg.days.saturating_sub(4))
+                };
+                let day = self.rng.u32(latest_day.min(1)..=latest_day);
+                // The victim's own sign-in, as ever, then the attacker's.
+                // Both inside the period (a local daytime can fall on the UTC
+                // day before or after).
+                let end = self.cfg.start + Duration::days(self.cfg.days.into());
+                let own_at = self.daytime(day, home).clamp(self.cfg.start, end - gap - Duration::minutes(1));
                 let own_net = self.users[victim as usize].home_net.clone();
                 let own_ip = self.host(&own_net);
                 let own_device = self.users[victim as usize].devices[0].clone();
-                self.push(own_at, victim, own_ip, own_device, true, "benign");
-                let gap = if kind == "takeover_travel" {
-                    Duration::minutes(self.rng.i64(10..60))
-                } else {
-                    Duration::hours(self.rng.i64(30..72))
-                };
+                let own_label = self.users[victim as usize].label;
+                self.push(own_at, victim, own_ip, own_device, true, own_label);
                 let net = self.network(dest);
                 let ip = self.host(&net);
                 let device = self.device("attacker");
@@ -350,9 +382,10 @@ impl Sim<'_> {
         }
         // Stuffing from anonymizers: hosting and VPN networks.
         if !self.geo.anonymizer.is_empty() {
-            let (c, start) = (next(), self.campaign_start());
+            let attempts = (self.users.len() / 10).max(15);
+            let (c, start) = (next(), self.campaign_start(Duration::seconds(attempts as i64 * 11 + 10)));
             let label = format!("anonymizer:c{c}");
-            for k in 0..(self.users.len() / 10).max(15) {
+            for k in 0..attempts {
                 let net = self.geo.anonymizer[self.rng.usize(0..self.geo.anonymizer.len())].clone();
                 let ip = self.host(&net);
                 let (user, device) = (self.random_user(), bot_device(&mut self.rng));
@@ -379,6 +412,9 @@ fn envelope(cfg: &SimConfig, user: &str, source: &str, request: serde_json::Valu
 pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io::Result<SimSummary> {
     if geo.usable().is_empty() {
         return Err(std::io::Error::other("the city database places no network in any listed city"));
+    }
+    if cfg.users == 0 || cfg.days == 0 {
+        return Err(std::io::Error::other("a pool needs at least one user and one day"));
     }
     let mut sim = Sim { cfg, geo, rng: fastrand::Rng::with_seed(cfg.seed), users: Vec::new(), tries: Vec::new() };
     sim.population();

@@ -11,9 +11,9 @@ fn label(at: &str, source: &str, ip: &str, label: &str) -> String {
     .to_string()
 }
 
-fn decision(line: usize, action: &str) -> String {
+fn decision(line: usize, action: &str, would_deny: bool) -> String {
     json!({ "line": line, "receivedAt": "2026-03-02T10:00:00Z", "user_pool_id": "p", "user": "u", "event_id": "e",
-            "action": action, "score": 0, "level": "low", "reasons": [] })
+            "action": action, "score": 0, "level": "low", "reasons": [], "would_deny": would_deny })
     .to_string()
 }
 
@@ -23,25 +23,26 @@ fn recall_time_to_first_block_and_false_blocks() {
     let labels = [
         label("2026-03-02T10:00:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 1 allowed
         label("2026-03-02T10:01:00Z", pre, "198.51.100.2", "credential_stuffing:c1"), // 2 allowed
-        label("2026-03-02T10:06:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 3 blocked
-        label("2026-03-02T10:07:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 4 blocked
-        label("2026-03-02T10:07:00Z", "PostAuthentication_Authentication", "", "benign"), // 5 not an attempt
-        label("2026-03-02T11:00:00Z", pre, "203.0.113.9", "takeover_travel:c2"),      // 6 blocked
-        label("2026-03-02T12:00:00Z", pre, "192.0.2.1", "benign"),                    // 7 allowed
-        label("2026-03-02T12:00:00Z", pre, "192.0.2.2", "benign:traveller"),          // 8 blocked
-        label("2026-03-02T12:00:00Z", pre, "192.0.2.3", "benign:vpn"),                // 9 allowed
-        label("2026-03-02T12:00:00Z", pre, "192.0.2.4", "benign"),                    // 10 no decision
+        String::new(),                                                                // 3: a blank line still counts
+        label("2026-03-02T10:06:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 4 blocked
+        label("2026-03-02T10:07:00Z", pre, "198.51.100.1", "credential_stuffing:c1"), // 5 blocked
+        label("2026-03-02T10:07:00Z", "PostAuthentication_Authentication", "", "benign"), // 6 not an attempt
+        label("2026-03-02T11:00:00Z", pre, "203.0.113.9", "takeover_travel:c2"),      // 7 blocked (audit: would deny)
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.1", "benign"),                    // 8 allowed
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.2", "benign:traveller"),          // 9 blocked
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.3", "benign:vpn"),                // 10 allowed
+        label("2026-03-02T12:00:00Z", pre, "192.0.2.4", "benign"),                    // 11 no decision
     ]
     .join("\n");
     let decisions = [
-        decision(1, "allow"),
-        decision(2, "allow"),
-        decision(3, "deny"),
-        decision(4, "deny"),
-        decision(6, "deny"),
-        decision(7, "allow"),
-        decision(8, "deny"),
-        decision(9, "allow"),
+        decision(1, "allow", false),
+        decision(2, "allow", false),
+        decision(4, "deny", true),
+        decision(5, "deny", true),
+        decision(7, "allow", true),
+        decision(8, "allow", false),
+        decision(9, "deny", true),
+        decision(10, "allow", false),
     ]
     .join("\n");
     let e = evaluate(labels.as_bytes(), decisions.as_bytes()).unwrap();

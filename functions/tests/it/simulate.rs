@@ -106,9 +106,20 @@ async fn every_line_is_a_real_shaped_trigger_event_placed_where_the_simulator_me
     }
     assert_eq!((pre, post), (summary.pre_auth, summary.post_auth));
     assert!(post < pre, "failed attempts have no post-authentication event");
-    for kind in ["benign", "credential_stuffing", "password_spraying", "brute_force", "takeover_travel", "anonymizer"] {
+    for kind in [
+        "benign",
+        "credential_stuffing",
+        "password_spraying",
+        "brute_force",
+        "takeover_travel",
+        "takeover_slow",
+        "anonymizer",
+    ] {
         assert!(kinds.get(kind).copied().unwrap_or(0) > 0, "{kind} missing: {kinds:?}");
     }
     assert_eq!(kinds["brute_force"], 120);
     assert_eq!(kinds["password_spraying"], 3 * 40, "three rounds over a tenth of the users");
+    // Every campaign ends inside the period: none is cut short.
+    assert_eq!(kinds["takeover_travel"], 5);
+    assert_eq!(kinds["takeover_slow"], 5);
 }

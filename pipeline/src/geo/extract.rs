@@ -85,7 +85,12 @@ impl AsnRanges {
             let (Ok(a), Ok(b), Ok(asn)) = (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>(), asn.parse::<u32>()) else {
                 return Err(bad(format!("line {}: not an IPv4 range with an AS number", n + 1)));
             };
-            rows.push((u32::from(a), u32::from(b), asn, org.trim_matches('"').replace("\"\"", "\"")));
+            // CSV quoting: "…" around the field, "" for a quote inside it.
+            let org = org
+                .strip_prefix('"')
+                .and_then(|o| o.strip_suffix('"'))
+                .map_or(org.to_string(), |o| o.replace("\"\"", "\""));
+            rows.push((u32::from(a), u32::from(b), asn, org));
         }
         rows.sort_by_key(|r| r.0);
         Ok(AsnRanges(rows))
@@ -95,7 +100,9 @@ impl AsnRanges {
     fn covering(&self, first: u32, last: u32) -> Option<(u32, &str)> {
         let i = self.0.partition_point(|r| r.0 <= first).checked_sub(1)?;
         let (_, end, asn, org) = &self.0[i];
-        (last <= *end).then_some((*asn, org.as_str()))
+        // No other (nested) range may start inside the network.
+        let alone = self.0.get(i + 1).is_none_or(|next| next.0 > last);
+        (last <= *end && alone).then_some((*asn, org.as_str()))
     }
 }
 

@@ -213,17 +213,21 @@ mod extract {
         w.insert(ip("10.3.0.0"), 24, london(13)).unwrap();
         w.insert(ip("10.4.0.0"), 24, dbip_record("Leeds", "GB", "England", 53.8, -1.5)).unwrap();
         w.insert(ip("10.5.0.0"), 28, london(14)).unwrap(); // too small to pick
+        w.insert(ip("10.6.0.0"), 23, london(15)).unwrap(); // two ASes announce halves of it
         let db = tmp.path().join("city.mmdb");
         w.write_to(&db).unwrap();
         let csv = tmp.path().join("asn.csv");
         std::fs::write(
             &csv,
             "10.0.0.0,10.0.255.255,64500,\"Big ISP, Ltd\"\n10.1.0.0,10.1.255.255,64501,Small ISP\n\
-             10.2.0.0,10.2.255.255,16509,Amazon.com\n10.3.0.0,10.3.255.255,39351,31173 Services AB\n",
+             10.2.0.0,10.2.255.255,16509,Amazon.com\n10.3.0.0,10.3.255.255,39351,31173 Services AB\n\
+             10.4.0.0,10.5.255.255,64502,\"Leeds \"\"Net\"\"\"\n10.6.0.0,10.6.0.255,64503,A\n10.6.1.0,10.6.1.255,64504,B\n",
         )
         .unwrap();
         let x = extract(&db, &csv, &[city("London", "GB")], 8).unwrap();
         assert_eq!(x.report, vec!["London: 5 networks, 1 hosting, 1 VPN".to_string()], "3 per ASN at most");
+        let capped = extract(&db, &csv, &[city("London", "GB")], 4).unwrap();
+        assert_eq!(capped.report, vec!["London: 4 networks, 1 hosting, 1 VPN".to_string()], "per_city caps");
         let dir = tmp.path().join("out");
         std::fs::create_dir_all(&dir).unwrap();
         for (name, bytes) in [("c", &x.city), ("a", &x.asn), ("n", &x.anonymous)] {
@@ -243,6 +247,8 @@ mod extract {
         let vpn = e.enrich(ip("10.3.0.9")).network.anonymous.unwrap();
         assert!(vpn.is_anonymous_vpn && !vpn.is_hosting_provider);
         assert!(e.enrich(ip("10.4.0.1")).geo.is_none(), "not a listed city");
+        assert!(e.enrich(ip("10.5.0.1")).geo.is_none(), "a /28 is too small");
+        assert!(e.enrich(ip("10.6.0.1")).geo.is_none(), "a network two ASes share is left out");
     }
 
     /// The committed extract opens with the ordinary readers and places
