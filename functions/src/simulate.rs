@@ -10,12 +10,13 @@
 //! for a seed. A failed password is a PreAuthentication event with no
 //! PostAuthentication after it, as Cognito behaves.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use pipeline::context::SignInContext;
 use pipeline::geo::extract::{CityNetwork, CitySpec};
-use serde_json::json;
+use serde::Serialize;
 
 /// Realistic user agents, one per device.
 const USER_AGENTS: &[&str] = &[
@@ -395,18 +396,57 @@ impl Sim<'_> {
     }
 }
 
-fn envelope(cfg: &SimConfig, user: &str, source: &str, request: serde_json::Value) -> serde_json::Value {
-    json!({
-        "version": "1",
-        "region": cfg.user_pool_id.split('_').next().unwrap_or("eu-west-1"),
-        "userPoolId": cfg.user_pool_id,
-        "userName": user,
-        "callerContext": { "awsSdkVersion": "aws-sdk-js-3.700.0", "clientId": cfg.client_id },
-        "triggerSource": source,
-        "request": request,
-        "response": {}
-    })
+/// One replay line, serialised straight from borrowed data (a month of a
+/// big pool is millions of lines). Field order follows AWS's documentation.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(rename = "receivedAt")]
+    received_at: String,
+    event: Envelope<'a>,
+    label: &'a str,
 }
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    version: &'a str,
+    region: &'a str,
+    user_pool_id: &'a str,
+    user_name: &'a str,
+    caller_context: CallerContext<'a>,
+    trigger_source: &'a str,
+    request: Request<'a>,
+    response: Empty,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallerContext<'a> {
+    aws_sdk_version: &'a str,
+    client_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    user_attributes: &'a Attributes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_data: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_device_used: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Attributes {
+    sub: String,
+    email_verified: &'static str,
+    #[serde(rename = "cognito:user_status")]
+    user_status: &'static str,
+    email: String,
+}
+
+#[derive(Serialize)]
+struct Empty {}
 
 /// Simulates the pool and writes the replay file, in time order.
 pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io::Result<SimSummary> {
@@ -423,6 +463,7 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
     let end = cfg.start + Duration::days(cfg.days.into());
     sim.tries.retain(|t| t.at >= cfg.start && t.at < end);
     sim.tries.sort_by_key(|t| t.at);
+    let region = cfg.user_pool_id.split('_').next().unwrap_or("eu-west-1");
     let mut summary = SimSummary::default();
     let mut kinds: Vec<(String, usize)> = Vec::new();
     // Successes land 400 ms after their attempt, possibly after the next
@@ -442,15 +483,31 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
             nonce: format!("{:016x}{n:08x}", cfg.seed),
             issued_at: t.at.timestamp(),
         };
-        let attributes = json!({
-            "sub": format!("{:08x}-5b1e-4c1d-9a2f-{:012x}", t.user, u64::from(t.user) * 7919),
-            "email_verified": "true",
-            "cognito:user_status": "CONFIRMED",
-            "email": format!("{}@example.com", user.name),
-        });
-        let request = json!({ "userAttributes": attributes, "validationData": ctx.sign(&user.name, &cfg.secret) });
-        let line = |at: DateTime<Utc>, event: serde_json::Value| json!({ "receivedAt": at.to_rfc3339_opts(SecondsFormat::Millis, true), "event": event, "label": t.label });
-        writeln!(out, "{}", line(t.at, envelope(cfg, &user.name, "PreAuthentication_Authentication", request)))?;
+        let attributes = Attributes {
+            sub: format!("{:08x}-5b1e-4c1d-9a2f-{:012x}", t.user, u64::from(t.user) * 7919),
+            email_verified: "true",
+            user_status: "CONFIRMED",
+            email: format!("{}@example.com", user.name),
+        };
+        let line = |at: DateTime<Utc>, source, request| Line {
+            received_at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            event: Envelope {
+                version: "1",
+                region,
+                user_pool_id: &cfg.user_pool_id,
+                user_name: &user.name,
+                caller_context: CallerContext { aws_sdk_version: "aws-sdk-js-3.700.0", client_id: &cfg.client_id },
+                trigger_source: source,
+                request,
+                response: Empty {},
+            },
+            label: &t.label,
+        };
+        // Sorted keys: the file is the same for the same seed.
+        let signed: BTreeMap<String, String> = ctx.sign(&user.name, &cfg.secret).into_iter().collect();
+        let request = Request { user_attributes: &attributes, validation_data: Some(signed), new_device_used: None };
+        serde_json::to_writer(&mut *out, &line(t.at, "PreAuthentication_Authentication", request))?;
+        out.write_all(b"\n")?;
         summary.pre_auth += 1;
         let kind = t.label.split(':').next().unwrap_or("");
         match kinds.iter_mut().find(|(k, _)| k == kind) {
@@ -458,10 +515,13 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
             None => kinds.push((kind.to_string(), 1)),
         }
         if t.succeeds {
-            let mut request = json!({ "userAttributes": attributes });
-            request["newDeviceUsed"] = json!(t.device.key.starts_with("attacker"));
+            let request = Request {
+                user_attributes: &attributes,
+                validation_data: None,
+                new_device_used: Some(t.device.key.starts_with("attacker")),
+            };
             let at = t.at + Duration::milliseconds(400);
-            let text = line(at, envelope(cfg, &user.name, "PostAuthentication_Authentication", request)).to_string();
+            let text = serde_json::to_string(&line(at, "PostAuthentication_Authentication", request))?;
             held.push(std::cmp::Reverse((at, n, text)));
             summary.post_auth += 1;
         }
