@@ -94,38 +94,44 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
+/// The JSON lines of `input` with their 1-based physical line numbers
+/// (blank lines are skipped but counted, as replay counts them).
+fn json_lines<T: serde::de::DeserializeOwned>(
+    input: impl BufRead,
+    what: &'static str,
+) -> impl Iterator<Item = Result<(usize, T), EvaluateError>> {
+    input.lines().enumerate().filter_map(move |(i, line)| {
+        let parse = |line: String| {
+            serde_json::from_str(&line).map(|v| (i + 1, v)).map_err(|e| EvaluateError::Line {
+                what,
+                line: i + 1,
+                message: e.to_string(),
+            })
+        };
+        match line {
+            Err(e) => Some(Err(e.into())),
+            Ok(l) if l.trim().is_empty() => None,
+            Ok(l) => Some(parse(l)),
+        }
+    })
+}
+
 /// Joins `labels` (the simulator's file) and `decisions` (replay's output).
 pub fn evaluate(labels: impl BufRead, decisions: impl BufRead) -> Result<Evaluation, EvaluateError> {
     let mut blocked_lines: HashMap<usize, bool> = HashMap::new();
-    for (i, line) in decisions.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let d: DecisionLine = serde_json::from_str(&line).map_err(|e| EvaluateError::Line {
-            what: "decisions",
-            line: i + 1,
-            message: e.to_string(),
-        })?;
+    for item in json_lines::<DecisionLine>(decisions, "decisions") {
+        let (_, d) = item?;
         // What the policy blocks, whether it ran in enforce or audit mode.
         blocked_lines.insert(d.line, d.action == "deny" || d.would_deny);
     }
     let mut campaigns: BTreeMap<String, Campaign> = BTreeMap::new();
     let mut benign: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     let mut undecided = 0;
-    for (i, line) in labels.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: LabelLine = serde_json::from_str(&line).map_err(|e| EvaluateError::Line {
-            what: "labels",
-            line: i + 1,
-            message: e.to_string(),
-        })?;
+    for item in json_lines::<LabelLine>(labels, "labels") {
+        let (number, l) = item?;
         let is_pre = l.event.trigger_source.as_deref().is_some_and(|s| s.starts_with("PreAuthentication_"));
         let Some(label) = l.label.filter(|_| is_pre) else { continue };
-        let Some(&blocked) = blocked_lines.get(&(i + 1)) else {
+        let Some(&blocked) = blocked_lines.get(&number) else {
             undecided += 1;
             continue;
         };

@@ -21,9 +21,9 @@ use pipeline::context::ContextVerifier;
 use pipeline::geo::Enricher;
 use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
-use pipeline::risk::CompiledPolicy;
 use pipeline::risk::location::SnapshotLocation;
 use pipeline::risk::snapshot::LiveSnapshot;
+use pipeline::risk::{CompiledPolicy, Level};
 use pipeline::stream::LocalStream;
 use pipeline::telemetry::LineOut;
 use queries::score::ScoreParams;
@@ -210,11 +210,6 @@ fn parse_line(text: &[u8]) -> Result<(DateTime<Utc>, Trigger, &RawValue), String
     Ok((at, trigger, l.event))
 }
 
-fn level_at_least(level: Option<&str>, threshold: &str) -> bool {
-    let rank = |l: &str| ["low", "medium", "high"].iter().position(|x| *x == l);
-    matches!((level.and_then(rank), rank(threshold)), (Some(a), Some(b)) if a >= b)
-}
-
 impl Replayer {
     async fn rescore(&self, at: DateTime<Utc>, summary: &mut ReplaySummary) -> Result<(), ReplayError> {
         self.consumer.drain(|_| {}).await?;
@@ -271,7 +266,7 @@ impl Replayer {
                 Trigger::PreAuth => summary.pre_auth += 1,
             }
             if trigger == Trigger::PreAuth {
-                let deny_level = self.handler.policy.policy.deny_level.as_str();
+                let deny_level = self.handler.policy.policy.deny_level;
                 let d = match &outcome {
                     Ok(o) => DecisionLine {
                         line: e.line,
@@ -283,7 +278,12 @@ impl Replayer {
                         score: o.event.decision_score,
                         level: o.event.decision_level.clone(),
                         reasons: o.event.decision_reasons.clone(),
-                        would_deny: o.deny || level_at_least(o.event.decision_level.as_deref(), deny_level),
+                        would_deny: o.deny
+                            || o.event
+                                .decision_level
+                                .as_deref()
+                                .and_then(Level::parse)
+                                .is_some_and(|l| l >= deny_level),
                     },
                     // The trigger denies an unusable event; say why.
                     Err(err) => DecisionLine {

@@ -248,7 +248,7 @@ fn post_auth_event(si: &SignIn, at: DateTime<Utc>) -> Value {
 
 /// The demo's enrichment: installed DB-IP when present, else the embedded
 /// MaxMind test databases.
-pub(crate) fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
+fn demo_enricher(config: &Config) -> anyhow::Result<Enricher> {
     let mut enricher = functions::setup::enricher(config)?;
     if enricher.geo.is_none() {
         enricher.geo = Some(Box::new(MaxMindCity::from_static("embedded GeoIP2-City-Test.mmdb", CITY_TEST)?));

@@ -32,6 +32,11 @@ pub enum Level {
 }
 
 impl Level {
+    /// The inverse of [`Level::as_str`].
+    pub fn parse(s: &str) -> Option<Level> {
+        [Level::Low, Level::Medium, Level::High].into_iter().find(|l| l.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Low => "low",
