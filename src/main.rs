@@ -21,8 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Send built-in, real-shaped sign-ins through both triggers into the local stream.
+    /// The whole pipeline on one machine: a simulated pool with attacks, replayed through the
+    /// triggers, stream, lake and scorer, and how well it caught them.
     Demo(cmd::demo::Args),
+    /// Nine scripted, real-shaped sign-ins through both triggers into the local stream, explained.
+    Tour(cmd::tour::Args),
     /// Merge the small files of a lake partition into one file per hour.
     Compact(cmd::compact::Args),
     /// Write the stream into the Parquet lake (drain and exit, or --follow).
@@ -47,8 +50,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo feeds a malformed event on purpose; its log line would only confuse.
-    let default_filter = if matches!(cli.command, Command::Demo(_)) { "off" } else { "warn" };
+    // The tour feeds a malformed event on purpose; its log line would only confuse.
+    let default_filter = if matches!(cli.command, Command::Tour(_)) { "off" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(cli.config.as_deref(), args).await,
+            Command::Tour(args) => cmd::tour::run(cli.config.as_deref(), args).await,
             Command::Compact(args) => cmd::compact::run(cli.config.as_deref(), args).await,
             Command::Consume(args) => cmd::consume::run(cli.config.as_deref(), args).await,
             Command::Invoke(args) => cmd::invoke::run(cli.config.as_deref(), args).await,

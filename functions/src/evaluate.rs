@@ -43,7 +43,7 @@ struct LabelRequest {
 }
 
 /// One attack kind's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttackRow {
     pub kind: String,
     pub campaigns: usize,
@@ -59,7 +59,7 @@ pub struct AttackRow {
 }
 
 /// Benign sign-ins of one group.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BenignRow {
     pub group: String,
     pub sign_ins: usize,
@@ -67,7 +67,7 @@ pub struct BenignRow {
     pub false_block_rate: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Evaluation {
     pub attacks: Vec<AttackRow>,
     pub benign: Vec<BenignRow>,
@@ -200,6 +200,50 @@ pub fn evaluate(labels: impl BufRead, decisions: impl BufRead) -> Result<Evaluat
     Ok(Evaluation { attacks, benign, undecided })
 }
 
+/// The detection targets (issue 5): recall over IPs for the campaigns that
+/// spread over IPs, over attempts for takeovers, and at most 0.1 % of honest
+/// sign-ins blocked.
+pub const TARGETS: &[(&str, Measure, f64)] = &[
+    ("credential_stuffing", Measure::IpRecall, 0.95),
+    ("password_spraying", Measure::IpRecall, 0.95),
+    ("takeover_travel", Measure::Recall, 0.90),
+    ("takeover_slow", Measure::Recall, 0.90),
+    ("benign", Measure::FalseBlockRate, 0.001),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    Recall,
+    IpRecall,
+    FalseBlockRate,
+}
+
+/// Each target the evaluation misses, said in words; empty when all are met.
+/// A kind absent from the evaluation is a miss (it was not measured).
+pub fn target_misses(e: &Evaluation) -> Vec<String> {
+    TARGETS
+        .iter()
+        .filter_map(|&(kind, measure, target)| {
+            let measured = match measure {
+                Measure::FalseBlockRate => e.benign.iter().find(|b| b.group == "all").map(|b| b.false_block_rate),
+                Measure::Recall => e.attacks.iter().find(|a| a.kind == kind).map(|a| a.recall),
+                Measure::IpRecall => e.attacks.iter().find(|a| a.kind == kind).map(|a| a.ip_recall),
+            };
+            let (name, met) = match measure {
+                Measure::FalseBlockRate => ("false-block rate", measured.is_some_and(|m| m <= target)),
+                Measure::Recall => ("recall", measured.is_some_and(|m| m >= target)),
+                Measure::IpRecall => ("IP recall", measured.is_some_and(|m| m >= target)),
+            };
+            let bound = if measure == Measure::FalseBlockRate { "at most" } else { "at least" };
+            match measured {
+                _ if met => None,
+                Some(m) => Some(format!("{kind} {name} {m:.4}, target {bound} {target}")),
+                None => Some(format!("{kind} {name} not measured (no such events), target {bound} {target}")),
+            }
+        })
+        .collect()
+}
+
 /// The evaluation as a table for people.
 pub fn table(e: &Evaluation) -> String {
     let mut out = format!(
@@ -222,6 +266,15 @@ pub fn table(e: &Evaluation) -> String {
             b.blocked,
             b.false_block_rate * 100.0
         ));
+    }
+    match target_misses(e).as_slice() {
+        [] => out.push_str("\ntargets: all met\n"),
+        misses => {
+            out.push_str("\ntargets missed:\n");
+            for m in misses {
+                out.push_str(&format!("  {m}\n"));
+            }
+        }
     }
     if e.undecided > 0 {
         out.push_str(&format!("\n{} labelled attempts have no decision (did the replay finish?)\n", e.undecided));

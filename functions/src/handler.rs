@@ -27,13 +27,22 @@ use crate::cognito::TriggerEvent;
 pub enum Trigger {
     PreAuth,
     PostAuth,
+    /// Not a Cognito trigger: the app backend reporting a failed sign-in
+    /// (Cognito said `NotAuthorizedException`), in the same envelope with
+    /// `triggerSource` [`BACKEND_FAILURE_SOURCE`] and the sign-in's signed
+    /// context in `request.validationData`. It becomes an `auth.failure`.
+    BackendFailure,
 }
+
+/// The `triggerSource` of a backend's failure report.
+pub const BACKEND_FAILURE_SOURCE: &str = "authtrail_BackendFailure";
 
 impl Trigger {
     pub fn function_name(self) -> &'static str {
         match self {
             Trigger::PreAuth => "pre-auth",
             Trigger::PostAuth => "post-auth",
+            Trigger::BackendFailure => "backend-failure",
         }
     }
 
@@ -41,6 +50,7 @@ impl Trigger {
         match self {
             Trigger::PreAuth => EventType::Attempt,
             Trigger::PostAuth => EventType::Success,
+            Trigger::BackendFailure => EventType::Failure,
         }
     }
 
@@ -48,7 +58,15 @@ impl Trigger {
         match self {
             Trigger::PreAuth => "PreAuthentication_",
             Trigger::PostAuth => "PostAuthentication_",
+            Trigger::BackendFailure => BACKEND_FAILURE_SOURCE,
         }
+    }
+
+    /// The trigger an event's `triggerSource` names, if any.
+    pub fn from_source(source: &str) -> Option<Trigger> {
+        [Trigger::PreAuth, Trigger::PostAuth, Trigger::BackendFailure]
+            .into_iter()
+            .find(|t| source.starts_with(t.expected_source_prefix()))
     }
 }
 
@@ -112,6 +130,12 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
         let mut notes = e.invalid_fields();
 
         let source = e.trigger_source.str();
+        // The backend's failure reports arrive at the pre-auth function (the
+        // backend invokes it directly; Cognito never sends this source).
+        let trigger = match trigger {
+            Trigger::PreAuth if source == Some(BACKEND_FAILURE_SOURCE) => Trigger::BackendFailure,
+            t => t,
+        };
         if let Some(src) = source
             && !src.starts_with(trigger.expected_source_prefix())
         {
@@ -122,7 +146,7 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
         // clientMetadata (from RespondToAuthChallenge), checked the same way.
         let request = e.request();
         let context_map = request.and_then(|r| match trigger {
-            Trigger::PreAuth => r.validation_data.value(),
+            Trigger::PreAuth | Trigger::BackendFailure => r.validation_data.value(),
             Trigger::PostAuth => r.client_metadata.value(),
         });
         let aliases = ["email", "phone_number", "preferred_username"].map(|a| e.attribute(a));

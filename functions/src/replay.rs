@@ -8,6 +8,7 @@
 //! decision line per PreAuthentication event. A line that cannot be used is
 //! rejected with its line number and reason, never dropped silently.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
@@ -15,18 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, DurationRound, Timelike, Utc};
 use pipeline::clock::FixedClock;
 use pipeline::context::ContextVerifier;
 use pipeline::geo::Enricher;
 use pipeline::lake::Lake;
 use pipeline::lake::consume::{Consumer, LocalSource};
 use pipeline::risk::location::SnapshotLocation;
-use pipeline::risk::snapshot::LiveSnapshot;
+use pipeline::risk::snapshot::{LiveSnapshot, SnapshotData};
 use pipeline::risk::{CompiledPolicy, Level};
 use pipeline::stream::LocalStream;
 use pipeline::telemetry::LineOut;
-use queries::score::ScoreParams;
+use queries::score::{Profiles, ScoreParams};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -96,12 +97,63 @@ pub struct DecisionLine {
     pub would_deny: bool,
 }
 
+/// The highest risk the scorer gave one user or IP during a replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peak {
+    pub key: String,
+    pub score: u8,
+    pub reasons: Vec<String>,
+    /// The scoring time that first gave this score.
+    pub at: DateTime<Utc>,
+}
+
+/// Peak risks of every user and IP the scorer ever scored above zero.
+#[derive(Debug, Clone, Default)]
+pub struct Peaks {
+    users: HashMap<String, Peak>,
+    ips: HashMap<String, Peak>,
+}
+
+impl Peaks {
+    fn observe(&mut self, data: &SnapshotData, at: DateTime<Utc>) {
+        fn keep(map: &mut HashMap<String, Peak>, key: String, score: u8, reasons: &[String], at: DateTime<Utc>) {
+            if score > 0 && map.get(&key).is_none_or(|p| score > p.score) {
+                map.insert(key.clone(), Peak { key, score, reasons: reasons.to_vec(), at });
+            }
+        }
+        for (user, profile) in &data.users {
+            keep(&mut self.users, user.clone(), profile.risk, &profile.reasons, at);
+        }
+        for (ip, risk) in &data.ips {
+            keep(&mut self.ips, ip.to_string(), risk.score, &risk.reasons, at);
+        }
+    }
+
+    fn top(map: &HashMap<String, Peak>, n: usize) -> Vec<Peak> {
+        let mut all: Vec<&Peak> = map.values().collect();
+        all.sort_by(|a, b| b.score.cmp(&a.score).then(a.at.cmp(&b.at)).then(a.key.cmp(&b.key)));
+        all.into_iter().take(n).cloned().collect()
+    }
+
+    /// The `n` riskiest users (`pool/username`), highest first.
+    pub fn users(&self, n: usize) -> Vec<Peak> {
+        Self::top(&self.users, n)
+    }
+
+    /// The `n` riskiest IPs, highest first.
+    pub fn ips(&self, n: usize) -> Vec<Peak> {
+        Self::top(&self.ips, n)
+    }
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default)]
 pub struct ReplaySummary {
     pub lines: usize,
     pub pre_auth: usize,
     pub post_auth: usize,
+    /// The app backend's failure reports.
+    pub backend_failures: usize,
     pub denied: usize,
     /// Attempts at or above the policy's deny level: what enforce mode
     /// denies, also counted in audit mode.
@@ -109,6 +161,8 @@ pub struct ReplaySummary {
     pub rejected: Vec<Rejected>,
     pub scorer_runs: usize,
     pub scoring_seconds: f64,
+    /// The scorer's peak risk per user and IP over the replay.
+    pub peaks: Peaks,
     pub seconds: f64,
     pub first: Option<DateTime<Utc>>,
     pub last: Option<DateTime<Utc>>,
@@ -133,6 +187,8 @@ pub struct Replayer {
     pub consumer: Consumer<LocalSource>,
     pub snapshots: SnapshotLocation,
     pub score_every: Duration,
+    /// The scorer's profiles between runs.
+    profiles: tokio::sync::Mutex<Option<Profiles>>,
 }
 
 impl Replayer {
@@ -157,6 +213,7 @@ impl Replayer {
             consumer: Consumer { source: LocalSource { dir: stream_dir }, lake, batch_records: setup.batch_records },
             snapshots: SnapshotLocation::Local(snapshot_dir),
             score_every: setup.score_every,
+            profiles: Default::default(),
         })
     }
 }
@@ -202,23 +259,57 @@ fn parse_line(text: &[u8]) -> Result<(DateTime<Utc>, Trigger, &RawValue), String
     let source: TriggerSource =
         serde_json::from_str(l.event.get()).map_err(|e| format!("event is not a JSON object: {e}"))?;
     let trigger = match source.trigger_source {
-        Some(s) if s.starts_with("PreAuthentication_") => Trigger::PreAuth,
-        Some(s) if s.starts_with("PostAuthentication_") => Trigger::PostAuth,
-        Some(s) => return Err(format!("triggerSource {s:?} is neither pre- nor post-authentication")),
+        Some(s) => Trigger::from_source(s).ok_or_else(|| {
+            format!("triggerSource {s:?} is neither pre- nor post-authentication nor a backend failure report")
+        })?,
         None => return Err("event has no triggerSource".into()),
     };
     Ok((at, trigger, l.event))
 }
 
 impl Replayer {
-    async fn rescore(&self, at: DateTime<Utc>, summary: &mut ReplaySummary) -> Result<(), ReplayError> {
+    async fn rescore(
+        &self,
+        at: DateTime<Utc>,
+        compacted_to: &mut Option<DateTime<Utc>>,
+        summary: &mut ReplaySummary,
+    ) -> Result<(), ReplayError> {
         self.consumer.drain(|_| {}).await?;
-        let params = ScoreParams { now: at, rules: self.handler.policy.policy.scoring.clone() };
-        let run =
-            risk_scorer::handle(&self.consumer.lake, &self.snapshots, &params, &LineOut::Discard, "authtrail").await?;
+        self.compact_finished_hours(at, compacted_to).await?;
+        let params = ScoreParams::for_policy(at, &self.handler.policy.policy);
+        let run = risk_scorer::handle(
+            &self.consumer.lake,
+            &self.snapshots,
+            &params,
+            &mut *self.profiles.lock().await,
+            &LineOut::Discard,
+            "authtrail",
+        )
+        .await?;
         self.handler.risk.reload();
+        summary.peaks.observe(&run.data, at);
         summary.scorer_runs += 1;
         summary.scoring_seconds += run.report.seconds;
+        Ok(())
+    }
+
+    /// Merges the files of every hour before `at` (the writer has finished
+    /// with them: event time is the replay clock) as a production compaction
+    /// job would; the scorer then opens a file per hour instead of one per
+    /// drain per shard, which dominates its cost over a long replay.
+    async fn compact_finished_hours(
+        &self,
+        at: DateTime<Utc>,
+        compacted_to: &mut Option<DateTime<Utc>>,
+    ) -> Result<(), ReplayError> {
+        let Ok(current_hour) = at.duration_trunc(Duration::hours(1)) else { return Ok(()) };
+        let mut hour = compacted_to.unwrap_or(current_hour);
+        while hour < current_hour {
+            let date = hour.format("%Y-%m-%d").to_string();
+            self.consumer.lake.compact(&date, Some(hour.hour())).await?;
+            hour += Duration::hours(1);
+        }
+        *compacted_to = Some(current_hour);
         Ok(())
     }
 
@@ -239,12 +330,14 @@ impl Replayer {
         let file = File::open(path).map_err(io)?;
         let mut buf = Vec::new();
         let mut scored_at: Option<DateTime<Utc>> = None;
+        // The first hour that may still hold more than one file.
+        let mut compacted_to = entries.first().and_then(|e| e.received_at.duration_trunc(Duration::hours(1)).ok());
         for (done, e) in entries.iter().enumerate() {
             // The snapshot production would hold now: the one the scorer
             // built at the last multiple of the interval from the lake then.
             let boundary = e.received_at.duration_trunc(self.score_every).unwrap_or(e.received_at);
             if scored_at != Some(boundary) {
-                self.rescore(boundary, &mut summary).await?;
+                self.rescore(boundary, &mut compacted_to, &mut summary).await?;
                 scored_at = Some(boundary);
             }
             buf.resize(e.len, 0);
@@ -264,6 +357,7 @@ impl Replayer {
             match trigger {
                 Trigger::PostAuth => summary.post_auth += 1,
                 Trigger::PreAuth => summary.pre_auth += 1,
+                Trigger::BackendFailure => summary.backend_failures += 1,
             }
             if trigger == Trigger::PreAuth {
                 let deny_level = self.handler.policy.policy.deny_level;
@@ -307,8 +401,11 @@ impl Replayer {
             progress(done + 1, entries.len());
         }
         decisions.flush().map_err(io)?;
-        // Leave the lake complete for reports over the backtest.
+        // Leave the lake complete, a file per hour, for reports over the backtest.
         self.consumer.drain(|_| {}).await?;
+        if let Some(last) = summary.last {
+            self.compact_finished_hours(last + Duration::hours(1), &mut compacted_to).await?;
+        }
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
     }

@@ -5,9 +5,10 @@
 
 use pipeline::lake::Lake;
 use pipeline::risk::location::{SnapshotLocation, publish_snapshot};
+use pipeline::risk::snapshot::SnapshotData;
 use pipeline::telemetry::{LineOut, Metric, emf_line};
 use queries::LakeSession;
-use queries::score::{ScoreParams, ScoreReport, score};
+use queries::score::{Profiles, ScoreParams, ScoreReport, profiles, score_with};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScorerError {
@@ -24,20 +25,34 @@ pub struct ScorerRun {
     pub version: String,
     /// Where the snapshot is now (a path or an `s3://` URL).
     pub published: String,
+    /// What it holds.
+    pub data: SnapshotData,
 }
 
-/// One scheduled run (and one `authtrail score`).
+/// One scheduled run (and one `authtrail score`). `profiles` holds the
+/// horizon's profiles between runs of a process that keeps running; they
+/// are re-read when missing, older than `profile_every_secs` or from the
+/// future.
 pub async fn handle(
     lake: &Lake,
     snapshots: &SnapshotLocation,
     params: &ScoreParams,
+    profiles_held: &mut Option<Profiles>,
     metrics: &LineOut,
     namespace: &str,
 ) -> Result<ScorerRun, ScorerError> {
+    let started = std::time::Instant::now();
     let now = params.now;
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let (data, report) = score(&session, params, &version).await?;
+    let every = chrono::Duration::seconds(params.rules.profile_every_secs.into());
+    let horizon = match profiles_held.take() {
+        Some(p) if p.at <= now && now - p.at < every => p,
+        _ => profiles(&session, params).await?,
+    };
+    let (data, mut report) = score_with(&session, params, &horizon, &version).await?;
+    *profiles_held = Some(horizon);
+    report.seconds = started.elapsed().as_secs_f64();
     let published = publish_snapshot(snapshots, &data).await?;
     metrics.write(emf_line(
         namespace,
@@ -54,5 +69,5 @@ pub async fn handle(
         ],
     ));
     tracing::info!(version = %version, at = %published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
-    Ok(ScorerRun { report, version, published })
+    Ok(ScorerRun { report, version, published, data })
 }

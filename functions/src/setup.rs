@@ -92,7 +92,7 @@ pub async fn handler<C: Clock>(
 ) -> Result<Handler<AnySink, C, Arc<LiveSnapshot>>, SetupError> {
     let risk = match trigger {
         Trigger::PreAuth => risk(config).await?,
-        Trigger::PostAuth => LiveSnapshot::none(),
+        Trigger::PostAuth | Trigger::BackendFailure => LiveSnapshot::none(),
     };
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),

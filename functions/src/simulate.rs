@@ -8,7 +8,8 @@
 //! Addresses come from a city database (the GeoIP extract), so enrichment
 //! really places each sign-in where the simulator meant it. Deterministic
 //! for a seed. A failed password is a PreAuthentication event with no
-//! PostAuthentication after it, as Cognito behaves.
+//! PostAuthentication after it, as Cognito behaves, and the app backend's
+//! failure report (`authtrail_BackendFailure`) 300 ms later.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,6 +18,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use pipeline::context::SignInContext;
 use pipeline::geo::extract::{CityNetwork, CitySpec};
 use serde::Serialize;
+
+use crate::handler::BACKEND_FAILURE_SOURCE;
 
 /// Realistic user agents, one per device.
 const USER_AGENTS: &[&str] = &[
@@ -82,6 +85,8 @@ pub struct SimSummary {
     pub lines: usize,
     pub pre_auth: usize,
     pub post_auth: usize,
+    /// The app backend's reports of failed passwords.
+    pub backend_failures: usize,
     /// (label kind, pre-auth events) in first-seen order.
     pub by_kind: Vec<(String, usize)>,
 }
@@ -98,6 +103,9 @@ struct User {
     home_net: CityNetwork,
     /// Another network in the home country (a mobile carrier).
     mobile_net: Option<CityNetwork>,
+    /// The user's VPN service's exit network (somewhere else, often abroad).
+    vpn_net: Option<CityNetwork>,
+    /// The first is the one in daily use, which also goes on trips.
     devices: Vec<Device>,
     /// benign, benign:traveller, benign:vpn or benign:mobile.
     label: &'static str,
@@ -189,8 +197,10 @@ impl Sim<'_> {
                 let c = same_country[self.rng.usize(0..same_country.len())];
                 self.network(c)
             });
+            let vpn_net = (label == "benign:vpn" && !self.geo.anonymizer.is_empty())
+                .then(|| self.geo.anonymizer[self.rng.usize(0..self.geo.anonymizer.len())].clone());
             let devices = (0..self.rng.usize(1..=3)).map(|_| self.device(&name)).collect();
-            self.users.push(User { name, home, home_net, mobile_net, devices, label });
+            self.users.push(User { name, home, home_net, mobile_net, vpn_net, devices, label });
         }
     }
 
@@ -201,8 +211,10 @@ impl Sim<'_> {
             // A traveller's one trip: where, when, how long.
             let trip = (label == "benign:traveller").then(|| {
                 let dest = self.abroad(self.users[u].home);
-                // Leaving early enough to spend at least a day abroad.
-                let leave = self.rng.u32(0..self.cfg.days.saturating_sub(3).max(1));
+                // After two days at home (a history to compare with), early
+                // enough to spend at least a day abroad.
+                let latest = self.cfg.days.saturating_sub(3).max(1);
+                let leave = self.rng.u32(latest.min(2).min(latest - 1)..latest);
                 (dest, leave, leave + self.rng.u32(5..9))
             });
             for day in 0..self.cfg.days {
@@ -226,15 +238,19 @@ impl Sim<'_> {
                             }
                         }
                     };
-                    let net = if label == "benign:vpn" && self.rng.bool() && !self.geo.anonymizer.is_empty() {
-                        self.geo.anonymizer[self.rng.usize(0..self.geo.anonymizer.len())].clone()
-                    } else {
-                        net
+                    let net = match &self.users[u].vpn_net {
+                        Some(vpn) if self.rng.bool() => vpn.clone(),
+                        _ => net,
                     };
                     let at = self.daytime(day, city);
                     let ip = self.host(&net);
-                    let d = self.users[u].devices.clone();
-                    let device = d[self.rng.usize(0..d.len())].clone();
+                    let d = &self.users[u].devices;
+                    let abroad = trip.is_some_and(|(_, leave, back)| day > leave && day < back);
+                    let device = if abroad || self.rng.u8(0..100) < 85 {
+                        d[0].clone()
+                    } else {
+                        d[self.rng.usize(0..d.len())].clone()
+                    };
                     if self.rng.u8(0..100) < 7 {
                         // A typo, then the right password.
                         self.push(at, u as u32, ip, device.clone(), false, label);
@@ -303,8 +319,9 @@ impl Sim<'_> {
             id += 1;
             id
         };
+        // Bots keep no cookies: the app's backend gives every request a new device id.
         let bot_device = |rng: &mut fastrand::Rng| Device {
-            key: String::new(),
+            key: format!("attacker-{:08x}", rng.u32(..)),
             agent: ATTACK_AGENTS[rng.usize(0..ATTACK_AGENTS.len())],
         };
         // Credential stuffing: a botnet in many countries, ≤ 2 tries per user, mostly failing.
@@ -348,6 +365,10 @@ impl Sim<'_> {
         // Account takeover by impossible travel: a success far away minutes
         // after the victim's own sign-in, on a new device.
         for kind in ["takeover_travel", "takeover_slow"] {
+            // A slow takeover takes up to three days: it needs a longer period.
+            if kind == "takeover_slow" && self.cfg.days < 4 {
+                continue;
+            }
             let label = format!("{kind}:c{}", next());
             for _ in 0..(self.users.len() / 200).max(5) {
                 // Victims at home (a traveller's "home" sign-in could fall mid-trip).
@@ -505,7 +526,8 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
         };
         // Sorted keys: the file is the same for the same seed.
         let signed: BTreeMap<String, String> = ctx.sign(&user.name, &cfg.secret).into_iter().collect();
-        let request = Request { user_attributes: &attributes, validation_data: Some(signed), new_device_used: None };
+        let request =
+            Request { user_attributes: &attributes, validation_data: Some(signed.clone()), new_device_used: None };
         serde_json::to_writer(&mut *out, &line(t.at, "PreAuthentication_Authentication", request))?;
         out.write_all(b"\n")?;
         summary.pre_auth += 1;
@@ -524,12 +546,21 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
             let text = serde_json::to_string(&line(at, "PostAuthentication_Authentication", request))?;
             held.push(std::cmp::Reverse((at, n, text)));
             summary.post_auth += 1;
+        } else {
+            // Cognito answered NotAuthorizedException; the backend reports
+            // it with the sign-in's signed context.
+            let request =
+                Request { user_attributes: &attributes, validation_data: Some(signed), new_device_used: None };
+            let at = t.at + Duration::milliseconds(300);
+            let text = serde_json::to_string(&line(at, BACKEND_FAILURE_SOURCE, request))?;
+            held.push(std::cmp::Reverse((at, n, text)));
+            summary.backend_failures += 1;
         }
     }
     while let Some(std::cmp::Reverse((_, _, line))) = held.pop() {
         writeln!(out, "{line}")?;
     }
-    summary.lines = summary.pre_auth + summary.post_auth;
+    summary.lines = summary.pre_auth + summary.post_auth + summary.backend_failures;
     summary.by_kind = kinds;
     Ok(summary)
 }

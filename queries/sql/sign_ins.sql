@@ -14,8 +14,8 @@
 -- param: $4 pending_window INTERVAL  how recent an attempt with nothing after it is still pending
 WITH deduped AS (
     SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
-           geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, device_key,
-           decision_action,
+           geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
+           decision_action, decision_level,
            row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
     FROM events
     WHERE time >= $1 AND time < $2
@@ -32,7 +32,8 @@ ordered AS (
     WHERE copy = 1
 )
 SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
-       geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, device_key,
+       geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
+       decision_level,
        CASE WHEN decision_action = 'deny' THEN 'denied'
             WHEN event_type = 'auth.attempt' AND next_type = 'auth.success'
                  AND next_time <= time + CAST($3 AS INTERVAL) THEN 'success'

@@ -1,22 +1,26 @@
 -- name: user_profile
 -- description: Per user, from the verified sign-ins that succeeded (see sign_ins): the countries, cities,
 --   devices and UTC hours of the last N of them, how many there were, and the last one with its place
---   (for impossible travel). PostAuthentication events carry no IP, so a success takes its place from
---   the attempt it follows.
+--   (for impossible travel: not through a VPN, proxy or hosting network, which says nothing of where the
+--   person was). PostAuthentication events carry no IP, so a success takes its place from the attempt it
+--   follows.
 -- param: $1 last_n BIGINT  how many recent successful sign-ins define the known places and devices
+-- param: $2 deny_rank BIGINT  the policy's deny level (1 low, 2 medium, 3 high): a sign-in decided at or
+--   above it is not learnt from (audit mode let it through; enforce mode would not have)
 WITH ranked AS (
     SELECT user_pool_id, username, time, geo_country, geo_city, device_key,
-           geo_latitude, geo_longitude, geo_accuracy_radius_km,
+           geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any,
            row_number() OVER (PARTITION BY user_pool_id, username ORDER BY time DESC, event_id) AS rn
     FROM sign_ins
     WHERE outcome = 'success' AND ip_verified
+      AND CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END < $2
 ),
 last_placed AS (
     SELECT user_pool_id, username, time, geo_latitude, geo_longitude, geo_accuracy_radius_km, geo_country
     FROM (
         SELECT *, row_number() OVER (PARTITION BY user_pool_id, username ORDER BY time DESC, rn) AS placed_rn
         FROM ranked
-        WHERE geo_latitude IS NOT NULL AND geo_longitude IS NOT NULL
+        WHERE geo_latitude IS NOT NULL AND geo_longitude IS NOT NULL AND NOT coalesce(anon_any, false)
     ) p
     WHERE placed_rn = 1
 ),

@@ -18,22 +18,39 @@ use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, ListArr
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
 use pipeline::risk::snapshot::SnapshotData;
-use pipeline::risk::{LastSuccess, Risk, Scoring, UserProfile};
+use pipeline::risk::{LastSuccess, Level, Policy, Risk, Scoring, UserProfile};
 
 use crate::catalog::{Param, query};
 use crate::{LakeSession, QueryError};
 
-/// The scorer's knobs: the scoring time and the policy's `[scoring]` section.
+/// The scorer's knobs: the scoring time, the policy's `[scoring]` section
+/// and its deny level (sign-ins decided at or above it teach no profile).
 #[derive(Debug, Clone)]
 pub struct ScoreParams {
     pub now: DateTime<Utc>,
     pub rules: Scoring,
+    pub deny_level: Level,
 }
 
 impl ScoreParams {
-    /// The default rules as of `now`.
+    /// The default policy as of `now`.
     pub fn at(now: DateTime<Utc>) -> Self {
-        ScoreParams { now, rules: Scoring::default() }
+        Self::for_policy(now, &Policy::default())
+    }
+
+    /// What `policy` says, as of `now`.
+    pub fn for_policy(now: DateTime<Utc>, policy: &Policy) -> Self {
+        ScoreParams { now, rules: policy.scoring.clone(), deny_level: policy.deny_level }
+    }
+
+    /// `user_profile`'s parameters.
+    fn profile_params(&self) -> [(&'static str, Param); 2] {
+        let rank = match self.deny_level {
+            Level::Low => 1,
+            Level::Medium => 2,
+            Level::High => 3,
+        };
+        [("last_n", Param::Bigint(self.rules.last_successes.into())), ("deny_rank", Param::Bigint(rank))]
     }
 }
 
@@ -161,7 +178,10 @@ fn hour_mask(col: &ListArray, row: usize) -> u32 {
 
 /// Runs one embedded query with named parameters.
 async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Result<Vec<RecordBatch>, QueryError> {
-    session.query(&query(name)?, params).await
+    let started = Instant::now();
+    let result = session.query(&query(name)?, params).await;
+    tracing::debug!(query = name, ms = started.elapsed().as_secs_f64() * 1000.0, "scoring query");
+    result
 }
 
 /// (Re)registers `sign_ins` over `[since, until)`; `cache` when several
@@ -179,7 +199,10 @@ async fn register_sign_ins(
         ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
         ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
     ];
-    session.register_query("sign_ins", &query("sign_ins")?, &params, cache).await
+    let started = Instant::now();
+    let result = session.register_query("sign_ins", &query("sign_ins")?, &params, cache).await;
+    tracing::debug!(cache, ms = started.elapsed().as_secs_f64() * 1000.0, "sign_ins registered");
+    result
 }
 
 /// A result column by name as `T`, whatever width the engine chose for it.
@@ -218,28 +241,20 @@ fn window(c: &[Int64Array; 5], row: usize) -> Window {
     }
 }
 
-/// Runs the scoring SQL and builds the snapshot (not yet written).
-pub async fn score(
-    session: &LakeSession,
-    p: &ScoreParams,
-    version: &str,
-) -> Result<(SnapshotData, ScoreReport), QueryError> {
-    let started = Instant::now();
-    let rules = &p.rules;
-    let horizon_start = p.now - Duration::days(rules.horizon_days.into());
-    let day_start = p.now - Duration::days(1);
-    let counted =
-        run(session, "events_in", &[("since", Param::Timestamp(horizon_start)), ("until", Param::Timestamp(p.now))])
-            .await?;
-    let rows_in = match counted.first() {
-        Some(b) if b.num_rows() > 0 => int(b, "events")?.value(0),
-        _ => 0,
-    };
+/// User profiles over the whole horizon: the expensive part of a run.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    /// The scoring time they were computed at.
+    pub at: DateTime<Utc>,
+    /// Events in the horizon then.
+    pub rows_in: i64,
+    pub users: BTreeMap<String, UserProfile>,
+}
 
-    let mut users: BTreeMap<String, UserProfile> = BTreeMap::new();
-    // The profile horizon is read once: a view. The day is read twice: cached.
-    register_sign_ins(session, rules, horizon_start, p.now, false).await?;
-    for b in run(session, "user_profile", &[("last_n", Param::Bigint(rules.last_successes.into()))]).await? {
+/// Reads `user_profile` results into profiles by user key.
+fn read_profiles(batches: Vec<RecordBatch>, now: DateTime<Utc>) -> Result<BTreeMap<String, UserProfile>, QueryError> {
+    let mut users = BTreeMap::new();
+    for b in batches {
         let (pool, user, last_country) = (text(&b, "user_pool_id")?, text(&b, "username")?, text(&b, "last_country")?);
         let logins = int(&b, "logins")?;
         let last_time = int(&b, "last_time")?;
@@ -256,7 +271,7 @@ pub async fn score(
             column(&b, "hours", DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true))))?;
         for r in 0..b.num_rows() {
             let last_success = (!last_time.is_null(r)).then(|| LastSuccess {
-                time: DateTime::from_timestamp_micros(last_time.value(r)).unwrap_or(p.now),
+                time: DateTime::from_timestamp_micros(last_time.value(r)).unwrap_or(now),
                 latitude: lat.value(r),
                 longitude: lon.value(r),
                 accuracy_radius_km: if radius.is_null(r) { 0.0 } else { radius.value(r) as f64 },
@@ -275,8 +290,84 @@ pub async fn score(
             users.insert(pipeline::event::user_key(pool.value(r), user.value(r)), profile);
         }
     }
+    Ok(users)
+}
 
+/// Profiles as of `p.now` from the whole horizon (`events_in`, then
+/// `user_profile` over `sign_ins`).
+pub async fn profiles(session: &LakeSession, p: &ScoreParams) -> Result<Profiles, QueryError> {
+    let horizon_start = p.now - Duration::days(p.rules.horizon_days.into());
+    let counted =
+        run(session, "events_in", &[("since", Param::Timestamp(horizon_start)), ("until", Param::Timestamp(p.now))])
+            .await?;
+    let rows_in = match counted.first() {
+        Some(b) if b.num_rows() > 0 => int(b, "events")?.value(0),
+        _ => 0,
+    };
+    // The profile horizon is read once: a view.
+    register_sign_ins(session, &p.rules, horizon_start, p.now, false).await?;
+    let batches = run(session, "user_profile", &p.profile_params()).await?;
+    Ok(Profiles { at: p.now, rows_in, users: read_profiles(batches, p.now)? })
+}
+
+/// Adds what a user did recently to a profile from earlier: places,
+/// devices and hours join the known ones, the later last success wins.
+/// Login counts are not added (the day overlaps the horizon): the larger stays.
+fn merge(profile: &mut UserProfile, recent: UserProfile) {
+    for (known, new) in [
+        (&mut profile.known_countries, recent.known_countries),
+        (&mut profile.known_cities, recent.known_cities),
+        (&mut profile.known_devices, recent.known_devices),
+    ] {
+        known.extend(new);
+        known.sort();
+        known.dedup();
+    }
+    profile.usual_hours |= recent.usual_hours;
+    profile.login_count = profile.login_count.max(recent.login_count);
+    if let Some(last) = recent.last_success
+        && profile.last_success.as_ref().is_none_or(|l| l.time < last.time)
+    {
+        profile.last_success = Some(last);
+    }
+}
+
+/// Runs the scoring SQL and builds the snapshot (not yet written).
+pub async fn score(
+    session: &LakeSession,
+    p: &ScoreParams,
+    version: &str,
+) -> Result<(SnapshotData, ScoreReport), QueryError> {
+    let started = Instant::now();
+    let horizon = profiles(session, p).await?;
+    let (data, mut report) = score_with(session, p, &horizon, version).await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok((data, report))
+}
+
+/// A run with profiles computed earlier (`profiles.at` ≤ `p.now`): the last
+/// day is scored as always, and its successes are merged into the profiles,
+/// so the trigger knows a new device, place or last sign-in within one run
+/// while the horizon is re-read less often.
+pub async fn score_with(
+    session: &LakeSession,
+    p: &ScoreParams,
+    horizon: &Profiles,
+    version: &str,
+) -> Result<(SnapshotData, ScoreReport), QueryError> {
+    let started = Instant::now();
+    let rules = &p.rules;
+    let day_start = p.now - Duration::days(1);
+    let rows_in = horizon.rows_in;
+    let mut users = horizon.users.clone();
+    // The day is read several times: cached.
     register_sign_ins(session, rules, day_start, p.now, true).await?;
+    if horizon.at < p.now {
+        let recent = run(session, "user_profile", &p.profile_params()).await?;
+        for (user, profile) in read_profiles(recent, p.now)? {
+            merge(users.entry(user).or_default(), profile);
+        }
+    }
     let mut risky_users = 0;
     for b in run(session, "user_risk", &[]).await? {
         let (pool, user) = (text(&b, "user_pool_id")?, text(&b, "username")?);

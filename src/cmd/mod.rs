@@ -5,6 +5,8 @@ pub mod demo;
 pub mod evaluate;
 pub mod geoip;
 pub mod invoke;
+pub mod progress;
 pub mod replay;
 pub mod score;
 pub mod simulate;
+pub mod tour;

@@ -52,7 +52,7 @@ pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
 /// (its marker is there), so a mistyped `--work` never deletes a lake.
 const WORK_MARKER: &str = ".authtrail-replay";
 
-fn prepare_work(work: &Path) -> anyhow::Result<()> {
+pub fn prepare_work(work: &Path) -> anyhow::Result<()> {
     if work.exists() {
         let empty = std::fs::read_dir(work)?.next().is_none();
         if !empty && !work.join(WORK_MARKER).exists() {

@@ -32,8 +32,8 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     };
     let location = args.lake.unwrap_or_else(|| config.lake_location());
     let lake = Lake::open(&location)?;
-    let rules = functions::setup::policy_with(&config, args.policy.as_deref())?.policy.scoring;
-    let published = publish(&lake, &config, ScoreParams { now, rules }).await?;
+    let policy = functions::setup::policy_with(&config, args.policy.as_deref())?.policy;
+    let published = publish(&lake, &config, ScoreParams::for_policy(now, &policy)).await?;
     println!("published {published}");
     Ok(ExitCode::SUCCESS)
 }
@@ -41,9 +41,15 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
 /// Scores the lake as of `params.now` and publishes the snapshot at the
 /// configured location; prints what it did and returns where the snapshot now is.
 pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<String> {
-    let run =
-        functions::risk_scorer::handle(lake, &config.snapshot_location(), &params, &LineOut::Discard, "authtrail")
-            .await?;
+    let run = functions::risk_scorer::handle(
+        lake,
+        &config.snapshot_location(),
+        &params,
+        &mut None,
+        &LineOut::Discard,
+        "authtrail",
+    )
+    .await?;
     let r = &run.report;
     println!(
         "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {}",

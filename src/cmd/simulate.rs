@@ -90,13 +90,15 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let summary = simulate(&cfg, &sim_geo()?, &mut out)?;
     out.flush()?;
     println!(
-        "simulated {} users over {} days (seed {}): {} lines ({} pre-auth, {} post-auth) in {:.1} s → {}",
+        "simulated {} users over {} days (seed {}): {} lines ({} pre-auth, {} post-auth, {} backend failure reports) \
+         in {:.1} s → {}",
         cfg.users,
         cfg.days,
         cfg.seed,
         summary.lines,
         summary.pre_auth,
         summary.post_auth,
+        summary.backend_failures,
         started.elapsed().as_secs_f64(),
         args.out.display()
     );

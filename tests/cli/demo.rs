@@ -1,60 +1,80 @@
-use pipeline::event::{ContextStatus, Event, EventType};
-use pipeline::stream::{read_shard, shard_ids};
+//! `authtrail demo` end to end at a small size: simulate → triggers →
+//! stream → lake → scorer → evaluation, meeting the detection targets.
+
+use functions::evaluate::{Evaluation, target_misses};
+use serde_json::Value;
 
 use super::{authtrail, stderr, stdout};
 
+fn evaluation(dir: &std::path::Path) -> Evaluation {
+    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("data/demo/evaluation.json")).unwrap()).unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
 #[test]
-fn demo_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
+fn demo_runs_end_to_end_meets_the_targets_and_reruns_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = authtrail(tmp.path(), &["demo"], &[]);
+    let args = ["demo", "--users", "1000", "--days", "5", "--score-every", "1h"];
+    let out = authtrail(tmp.path(), &args, &[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    for expected in
-        ["London, GB", "Linköping, SE", "Changchun, CN", "bad_signature", "unsigned", "denied, kept as a spill line"]
-    {
+    for expected in [
+        "simulate  1000 users × 5 days",
+        "replay ",
+        "Parquet files (one per hour); scorer ran",
+        "credential_stuffing",
+        "targets: all met",
+        "riskiest users",
+        "riskiest IPs",
+        "data/demo/replay/lake",
+    ] {
         assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
     }
-
-    let dir = tmp.path().join("data/stream");
-    let events: Vec<Event> = shard_ids(&dir)
-        .unwrap()
-        .iter()
-        .flat_map(|s| read_shard(&dir, s, 0).unwrap())
-        .map(|r| Event::from_json(&r.data).expect("every record is a valid event"))
-        .collect();
-    let attempts = events.iter().filter(|e| e.event_type == EventType::Attempt).count();
-    let successes = events.iter().filter(|e| e.event_type == EventType::Success).count();
-    assert_eq!((attempts, successes), (9, 5), "9 attempts, 5 successes");
-    let alice_home = events
-        .iter()
-        .find(|e| {
-            e.username == "alice" && e.event_type == EventType::Attempt && e.geo_city.as_deref() == Some("London")
-        })
-        .expect("alice's London attempt");
-    assert!(alice_home.ip_verified);
-    assert_eq!(alice_home.device_browser.as_deref(), Some("Firefox"));
-    let frank = events.iter().find(|e| e.username == "frank").unwrap();
-    assert_eq!(frank.context_status, ContextStatus::BadSignature);
-    // The scorer ran between the two halves: alice's sign-in from Changchun
-    // 21 minutes after London is decided with her snapshot profile.
-    let changchun = events.iter().find(|e| e.geo_city.as_deref() == Some("Changchun")).unwrap();
-    assert_eq!(changchun.decision_level.as_deref(), Some("high"), "{:?}", changchun.decision_reasons);
-    assert!(
-        changchun.decision_reasons.iter().any(|r| r.starts_with("impossible_travel:")),
-        "{:?}",
-        changchun.decision_reasons
+    let e = evaluation(tmp.path());
+    assert_eq!(target_misses(&e), Vec::<String>::new(), "{text}");
+    assert_eq!(e.undecided, 0);
+    let kinds: Vec<&str> = e.attacks.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["anonymizer", "brute_force", "credential_stuffing", "password_spraying", "takeover_slow", "takeover_travel"]
     );
-    assert!(changchun.snapshot_version.is_some());
-    assert_eq!(changchun.decision_action.as_deref(), Some("allow"), "audit mode");
-    let bob_success = events.iter().find(|e| e.username == "bob" && e.event_type == EventType::Success).unwrap();
-    assert_eq!((bob_success.context_status, bob_success.new_device), (ContextStatus::Verified, Some(true)));
+    // The lake is there for reports, a file per hour, and DataFusion reads it.
+    let lake = tmp.path().join("data/demo/replay/lake/events");
+    let files = walk(&lake).into_iter().filter(|p| p.extension().is_some_and(|x| x == "parquet")).count();
+    assert_eq!(files, 5 * 24, "one compacted file per hour of the simulated period");
+    assert!(std::fs::read_to_string(tmp.path().join("data/demo/decisions.jsonl")).unwrap().lines().count() > 1000);
 
-    // A second run appends to the same stream; --fresh starts over.
-    assert!(authtrail(tmp.path(), &["demo"], &[]).status.success());
-    let count = |dir: &std::path::Path| {
-        shard_ids(dir).unwrap().iter().map(|s| read_shard(dir, s, 0).unwrap().len()).sum::<usize>()
-    };
-    assert_eq!(count(&dir), 28);
-    assert!(authtrail(tmp.path(), &["demo", "--fresh"], &[]).status.success());
-    assert_eq!(count(&dir), 14);
+    // Again over the same directory, smaller: it replaces the earlier run.
+    let small = ["demo", "--users", "60", "--days", "4", "--score-every", "2h"];
+    let again = authtrail(tmp.path(), &small, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("simulate  60 users × 4 days"));
+    let files: Vec<_> = walk(&lake).into_iter().filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+    // 60 users leave some hours empty; none of the earlier run's fifth day is left.
+    assert!(!files.is_empty() && files.len() <= 4 * 24, "{}", files.len());
+    assert!(!lake.join("dt=2026-03-06").exists(), "the earlier run's lake is gone");
+    let fresh = authtrail(tmp.path(), &[&small[..], &["--fresh"]].concat(), &[]);
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+
+    // A directory the demo did not make is left alone.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other.path().join("data/demo")).unwrap();
+    std::fs::write(other.path().join("data/demo/precious.txt"), "mine").unwrap();
+    let refused = authtrail(other.path(), &small, &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("was not made by authtrail demo"), "{}", stderr(&refused));
+    assert!(other.path().join("data/demo/precious.txt").exists());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

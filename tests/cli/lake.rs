@@ -11,9 +11,9 @@ use queries::datafusion::arrow::array::{Array, AsArray};
 use super::{authtrail, stderr, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_events_reach_the_lake_and_read_back_in_two_engines() {
+async fn tour_events_reach_the_lake_and_read_back_in_two_engines() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = authtrail(tmp.path(), &["demo"], &[]);
+    let out = authtrail(tmp.path(), &["tour"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The lake writer runs twice (before the scorer, and at the end): 9 + 5.
     let text = stdout(&out);

@@ -9,6 +9,7 @@ mod geoip;
 mod invoke;
 mod lake;
 mod replay;
+mod tour;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

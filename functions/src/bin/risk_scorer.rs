@@ -4,9 +4,10 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::risk::Scoring;
+use pipeline::risk::Policy;
 use pipeline::telemetry::LineOut;
-use queries::score::ScoreParams;
+use queries::score::{Profiles, ScoreParams};
+use tokio::sync::Mutex;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,14 +15,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config: &'static Config = Box::leak(Box::new(Config::from_env(None)?));
     let lake: &'static Lake = Box::leak(Box::new(Lake::open(&config.lake_location())?));
     // The policy's [scoring] section: the same file the pre-auth trigger reads.
-    let rules: &'static Scoring = Box::leak(Box::new(functions::setup::policy(config)?.policy.scoring));
+    let policy: &'static Policy = Box::leak(Box::new(functions::setup::policy(config)?.policy));
     let metrics: &'static LineOut =
         Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
+    // Profiles kept while the container stays warm (see `profile_every_secs`).
+    let held: &'static Mutex<Option<Profiles>> = Box::leak(Box::new(Mutex::new(None)));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         let run = functions::risk_scorer::handle(
             lake,
             &config.snapshot_location(),
-            &ScoreParams { now: chrono::Utc::now(), rules: rules.clone() },
+            &ScoreParams::for_policy(chrono::Utc::now(), policy),
+            &mut *held.lock().await,
             metrics,
             &config.metrics.namespace,
         )

@@ -1,6 +1,6 @@
 //! Evaluation on a small hand-written labels / decisions pair.
 
-use functions::evaluate::{AttackRow, BenignRow, evaluate, table};
+use functions::evaluate::{AttackRow, BenignRow, Evaluation, evaluate, table, target_misses};
 use serde_json::json;
 
 fn label(at: &str, source: &str, ip: &str, label: &str) -> String {
@@ -75,6 +75,52 @@ fn recall_time_to_first_block_and_false_blocks() {
     assert_eq!(e.undecided, 1);
     let t = table(&e);
     assert!(t.contains("credential_stuffing") && t.contains("6 min") && t.contains("33.333%"), "{t}");
+    assert!(t.contains("targets missed:\n  credential_stuffing IP recall 0.5000, target at least 0.95"), "{t}");
+}
+
+fn attack(kind: &str, recall: f64, ip_recall: f64) -> AttackRow {
+    AttackRow {
+        kind: kind.into(),
+        campaigns: 1,
+        attempts: 100,
+        blocked: 0,
+        recall,
+        ips: 10,
+        ips_blocked: 0,
+        ip_recall,
+        median_secs_to_first_block: None,
+    }
+}
+
+#[test]
+fn targets_are_checked_at_their_edges() {
+    let benign = |rate: f64| BenignRow { group: "all".into(), sign_ins: 10_000, blocked: 0, false_block_rate: rate };
+    let mut e = Evaluation {
+        attacks: vec![
+            // Attempt recall does not count for stuffing and spraying: IP recall does.
+            attack("credential_stuffing", 0.10, 0.95),
+            attack("password_spraying", 0.20, 0.95),
+            attack("takeover_travel", 0.90, 0.0),
+            attack("takeover_slow", 0.90, 0.0),
+        ],
+        benign: vec![benign(0.001)],
+        undecided: 0,
+    };
+    assert_eq!(target_misses(&e), Vec::<String>::new());
+    assert!(table(&e).contains("targets: all met"));
+    e.attacks[1].ip_recall = 0.9499;
+    e.attacks[3].recall = 0.8999;
+    e.benign[0].false_block_rate = 0.0011;
+    e.attacks.remove(2);
+    assert_eq!(
+        target_misses(&e),
+        [
+            "password_spraying IP recall 0.9499, target at least 0.95",
+            "takeover_travel recall not measured (no such events), target at least 0.9",
+            "takeover_slow recall 0.8999, target at least 0.9",
+            "benign false-block rate 0.0011, target at most 0.001",
+        ]
+    );
 }
 
 #[test]

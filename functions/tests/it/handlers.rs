@@ -380,7 +380,7 @@ async fn a_published_snapshot_drives_the_decision_and_its_age_is_a_metric() {
         // which the default policy leaves out of travel checks.
         policy: {
             let mut p = pipeline::risk::Policy::default();
-            p.travel.ignore_hosting = false;
+            p.travel.ignore_anonymizers = false;
             Arc::new(p.compile(&Default::default()).unwrap())
         },
         settings: Settings::default(),

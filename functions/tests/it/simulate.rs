@@ -74,7 +74,7 @@ async fn every_line_is_a_real_shaped_trigger_event_placed_where_the_simulator_me
     };
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut last = None;
-    let (mut pre, mut post) = (0, 0);
+    let (mut pre, mut post, mut failed) = (0, 0, 0);
     let mut attempted: std::collections::HashMap<String, String> = Default::default();
     for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let v: serde_json::Value = serde_json::from_slice(line).unwrap();
@@ -96,6 +96,14 @@ async fn every_line_is_a_real_shaped_trigger_event_placed_where_the_simulator_me
                 e.source_ip.unwrap()
             );
             attempted.insert(user, label);
+        } else if source == functions::handler::BACKEND_FAILURE_SOURCE {
+            failed += 1;
+            // The backend reports a failure of the attempt just before, with its context.
+            assert_eq!(attempted.get(&user), Some(&label), "{user}");
+            let e = h.build_event(Trigger::PreAuth, &event, at).unwrap();
+            assert_eq!(e.event_type, pipeline::event::EventType::Failure);
+            assert_eq!(e.context_status, ContextStatus::Verified, "{label}: {:?}", e.notes);
+            assert!(e.decision_action.is_none(), "a failure report is not decided");
         } else {
             post += 1;
             assert_eq!(source, "PostAuthentication_Authentication");
@@ -104,8 +112,9 @@ async fn every_line_is_a_real_shaped_trigger_event_placed_where_the_simulator_me
             h.build_event(Trigger::PostAuth, &event, at).unwrap();
         }
     }
-    assert_eq!((pre, post), (summary.pre_auth, summary.post_auth));
+    assert_eq!((pre, post, failed), (summary.pre_auth, summary.post_auth, summary.backend_failures));
     assert!(post < pre, "failed attempts have no post-authentication event");
+    assert_eq!(pre, post + failed, "every attempt either succeeds or the backend reports its failure");
     for kind in [
         "benign",
         "credential_stuffing",

@@ -124,10 +124,12 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
             (anon.is_anonymous_vpn, w.anonymous_vpn, "anonymous_vpn"),
             (anon.is_hosting_provider, w.hosting, "hosting_provider"),
         ];
-        for (on, weight, name) in flags {
-            if on {
-                s.add(weight.into(), name.into());
-            }
+        // The flags describe one fact (the address is not the person's own
+        // line; a VPN exit is usually on a hosting network too): the
+        // strongest counts, every one is named.
+        let on: Vec<_> = flags.iter().filter(|f| f.0).collect();
+        if let Some(strongest) = on.iter().map(|f| f.1).max() {
+            s.add(strongest.into(), on.iter().map(|f| f.2).collect::<Vec<_>>().join("+"));
         }
     }
 
@@ -191,11 +193,20 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
             {
                 s.add(w.unusual_hour.into(), format!("unusual_hour:{hour:02}"));
             }
-            let hosting = a.anonymous.is_some_and(|x| x.is_hosting_provider);
+            let anonymized = a.anonymous.is_some_and(|x| {
+                x.is_hosting_provider
+                    || x.is_anonymous_vpn
+                    || x.is_public_proxy
+                    || x.is_residential_proxy
+                    || x.is_tor_exit_node
+            });
+            let same_country =
+                u.last_success.as_ref().and_then(|l| l.country.as_deref()).is_some_and(|c| a.country == Some(c));
             // An attempt older than the last success (late or replayed data)
             // says nothing about travel.
             if let (Some(last), Some(lat), Some(lon)) = (&u.last_success, a.latitude, a.longitude)
-                && !(hosting && p.policy.travel.ignore_hosting)
+                && !(anonymized && p.policy.travel.ignore_anonymizers)
+                && !(same_country && p.policy.travel.across_countries_only)
                 && a.time >= last.time
             {
                 let radius = f64::from(a.accuracy_radius_km.unwrap_or(0)) + last.accuracy_radius_km;

@@ -105,9 +105,13 @@ pub struct Travel {
     /// Jumps shorter than this (after both accuracy radii) are never flagged:
     /// GeoIP places the same person a few hundred km apart routinely.
     pub min_distance_km: f64,
-    /// Hosting ranges (cloud egress, anycast front ends) say little about
-    /// where a person is.
-    pub ignore_hosting: bool,
+    /// Hosting ranges (cloud egress, anycast front ends) and VPN exits say
+    /// little about where a person is.
+    #[serde(alias = "ignore_hosting")]
+    pub ignore_anonymizers: bool,
+    /// Only a jump into another country is travel: within one, GeoIP often
+    /// places a mobile carrier's or a company's addresses at a far gateway.
+    pub across_countries_only: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -158,9 +162,11 @@ impl Default for Levels {
 impl Default for Weights {
     fn default() -> Self {
         Weights {
-            new_country: 30,
+            // A new country and a new device together reach high (70 with
+            // the new city): how a takeover looks. Either alone stays below.
+            new_country: 35,
             new_city: 5,
-            new_device: 20,
+            new_device: 30,
             impossible_travel: 70,
             tor: 60,
             public_proxy: 40,
@@ -173,7 +179,8 @@ impl Default for Weights {
             unusual_hour: 5,
             unusual_hour_min_logins: 10,
             ip_risk_factor: 1.0,
-            asn_risk_factor: 0.5,
+            // A network is shared by many honest users: a risky one nudges.
+            asn_risk_factor: 0.3,
             user_risk_factor: 0.5,
         }
     }
@@ -183,7 +190,7 @@ impl Default for Travel {
     fn default() -> Self {
         // Common SIEM impossible-travel rules use 900 km/h (a jet's cruise);
         // Okta's velocity default is 805 km/h (500 mph).
-        Travel { max_speed_kmh: 900.0, min_distance_km: 500.0, ignore_hosting: true }
+        Travel { max_speed_kmh: 900.0, min_distance_km: 500.0, ignore_anonymizers: true, across_countries_only: true }
     }
 }
 
@@ -207,6 +214,10 @@ pub struct Scoring {
     /// An attempt this recent with nothing after it yet is pending, not
     /// failed: its success may still be on its way to the lake.
     pub pending_secs: u32,
+    /// A scorer that keeps running (the replay, a warm scorer Lambda)
+    /// re-reads the whole horizon for profiles this often; in between, each
+    /// run merges the last day's successes into them.
+    pub profile_every_secs: u32,
     /// Credential stuffing: users with at most two tries each from one IP or
     /// network in 15 minutes, mostly failing.
     pub stuffing_users_15m: u32,
@@ -236,6 +247,9 @@ impl Default for Scoring {
             last_successes: 50,
             success_window_secs: 300,
             pending_secs: 60,
+            // Each run merges the last day's successes, so profiles lose
+            // nothing between re-reads that are less than a day apart.
+            profile_every_secs: 6 * 3600,
             // Elastic's "Potential Credential Stuffing" rule: 15 users with at
             // most 2 attempts each from one source in 15 minutes.
             stuffing_users_15m: 15,

@@ -21,8 +21,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Delivered, EmitResults, EventSink, Record, json_or_base64};
 
-/// Segments roll over past this size so old ones can be removed whole.
-const SEGMENT_BYTES: u64 = 64 << 20;
+/// Segments roll over past this size so old ones can be removed whole, and
+/// so a reader resuming at a sequence skips whole segments before it.
+const SEGMENT_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalStreamError {
@@ -264,6 +265,13 @@ pub fn shard_ids(dir: &Path) -> Result<Vec<String>, LocalStreamError> {
     Ok(out)
 }
 
+/// The sequence number at the start of a line as [`LineOut`] writes it.
+fn leading_seq(line: &[u8]) -> Option<u64> {
+    let digits = line.strip_prefix(br#"{"seq":"#)?;
+    let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
 /// Reads a shard's complete records with sequence ≥ `from`. Lines that are not
 /// records (torn tails) are skipped; they were never acknowledged.
 pub fn read_shard(dir: &Path, shard_id: &str, from: u64) -> Result<Vec<StoredRecord>, LocalStreamError> {
@@ -289,6 +297,10 @@ pub fn read_shard_limited(
         let reader = BufReader::new(File::open(path).map_err(io_err(path))?);
         for line in reader.split(b'\n') {
             let line = line.map_err(io_err(path))?;
+            // Lines start `{"seq":N,`: records before `from` are passed over unparsed.
+            if leading_seq(&line).is_some_and(|seq| seq < from) {
+                continue;
+            }
             let Ok(l) = serde_json::from_slice::<LineIn>(&line) else { continue };
             if l.seq < from {
                 continue;
@@ -323,6 +335,15 @@ mod tests {
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn the_leading_sequence_is_read_from_written_lines_only() {
+        let line = serde_json::to_vec(&LineOut { seq: 1234, ts: "t", pk: "k", data: None, data_b64: None }).unwrap();
+        assert_eq!(leading_seq(&line), Some(1234));
+        for other in [&br#"{"ts":"t","seq":5}"#[..], br#"{"seq":"5"}"#, br#"{"seq":5"#, b"", b"garbage"] {
+            assert_eq!(leading_seq(other), None, "{}", String::from_utf8_lossy(other));
+        }
     }
 
     #[test]

@@ -316,7 +316,10 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
         for name in then {
             let q = query(name).unwrap();
             let (params, json_params): (Vec<(&str, Param)>, Vec<Value>) = match name {
-                "user_profile" => (vec![("last_n", Param::Bigint(5))], vec![json!({ "int": 5 })]),
+                "user_profile" => (
+                    vec![("last_n", Param::Bigint(5)), ("deny_rank", Param::Bigint(3))],
+                    vec![json!({ "int": 5 }), json!({ "int": 3 })],
+                ),
                 "source_risk" => (
                     vec![
                         ("since_15m", Param::Timestamp(now - Duration::minutes(15))),
