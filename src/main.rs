@@ -49,6 +49,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`authtrail … | head`) ends the process quietly, as for
+    // other Unix tools, instead of panicking in `println!`.
+    // SAFETY: called first thing, before any thread exists; restores the default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // The tour feeds a malformed event on purpose; its log line would only confuse.
     let default_filter = if matches!(cli.command, Command::Tour(_)) { "off" } else { "warn" };

@@ -58,3 +58,23 @@ fn tour_emits_enriched_events_into_the_local_stream_and_reruns_cleanly() {
     assert!(authtrail(tmp.path(), &["tour", "--fresh"], &[]).status.success());
     assert_eq!(count(&dir), 14);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authtrail"))
+        .current_dir(tmp.path())
+        .arg("tour")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line (`authtrail tour | head -0`).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like other tools: {:?} {err}", out.status);
+}
