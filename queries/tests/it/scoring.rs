@@ -427,3 +427,45 @@ async fn copies_denials_forged_ips_and_pending_tries_do_not_make_risk() {
     let unpruned = session.sql("SELECT count(*) FROM events").await;
     assert!(unpruned.is_err(), "the junk file is read when nothing prunes it");
 }
+
+/// A profile learns from verified successes only when they were not
+/// anonymized (for the last place) and not decided at or above the deny
+/// level; held profiles take the day's successes in at the next run.
+#[tokio::test]
+async fn held_profiles_merge_the_day_and_untrusted_sign_ins_teach_nothing() {
+    let now = now();
+    let paris = Some(("FR", "Paris", 48.85, 2.35));
+    let sydney = Some(("AU", "Sydney", -33.87, 151.21));
+    let success = |id: &str, t: DateTime<Utc>, place, device: &str, level: Option<&str>, anon: bool| {
+        let mut a = ev(&format!("{id}a"), "auth.attempt", t, "alice", Some("81.2.69.142"), place, Some(device));
+        a.decision_level = level.map(str::to_string);
+        a.anon_any = Some(anon);
+        vec![a, ev(&format!("{id}s"), "auth.success", t + Duration::seconds(5), "alice", None, None, None)]
+    };
+    // Three days ago from London on the laptop: the profile as held.
+    let mut events = success("old", now - Duration::days(3), LONDON, "laptop", Some("low"), false);
+    let (_tmp, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let held = queries::score::profiles(&session, &ScoreParams::at(now - Duration::hours(2))).await.unwrap();
+    assert_eq!(held.users["pool/alice"].known_devices, ["laptop"]);
+
+    // Since then: a success through a VPN in Paris on the phone, and an
+    // attacker's success from Sydney that the trigger rated high (audit mode let it in).
+    events.extend(success("vpn", now - Duration::hours(1), paris, "phone", Some("medium"), true));
+    events.extend(success("evil", now - Duration::minutes(30), sydney, "attacker", Some("high"), false));
+    let (_tmp2, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let (data, _) = queries::score::score_with(&session, &ScoreParams::at(now), &held, "v").await.unwrap();
+    let alice = &data.users.iter().find(|(k, _)| k == "pool/alice").unwrap().1;
+    assert_eq!(alice.known_devices, ["laptop", "phone"], "the day's success merged in; the attacker's is not learnt");
+    assert_eq!(alice.known_countries, ["FR", "GB"]);
+    let last = alice.last_success.as_ref().unwrap();
+    assert_eq!(last.country.as_deref(), Some("GB"), "the VPN's place is no last place; the denied-level one is none");
+    // Scoring from scratch gives the same profile.
+    let (fresh, _) = score(&session, &ScoreParams::at(now), "v").await.unwrap();
+    let again = &fresh.users.iter().find(|(k, _)| k == "pool/alice").unwrap().1;
+    assert_eq!(
+        (&again.known_devices, &again.known_countries, again.last_success.as_ref().map(|l| l.time)),
+        (&alice.known_devices, &alice.known_countries, Some(last.time))
+    );
+}
