@@ -203,10 +203,27 @@ pub fn write_snapshot(dir: &Path, data: &SnapshotData) -> Result<PathBuf, Snapsh
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(&out).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    let previous = std::fs::read_to_string(dir.join("CURRENT")).ok();
     let current_tmp = dir.join(".CURRENT.tmp");
     std::fs::write(&current_tmp, &name).map_err(io(&current_tmp))?;
     std::fs::rename(&current_tmp, dir.join("CURRENT")).map_err(io(dir))?;
+    prune(dir, &[name.as_str(), previous.as_deref().unwrap_or_default().trim()]);
     Ok(path)
+}
+
+/// Deletes the snapshots older than the two newest. The one `CURRENT` named
+/// until now stays, for a reader that has just read the pointer; readers of
+/// older ones have them mapped already, and a mapping outlives the file's
+/// name. Best effort: a file that cannot be deleted now is deleted next time.
+fn prune(dir: &Path, keep: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snapshot-") && name.ends_with(".bin") && !keep.contains(&name.as_ref()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 // --- reading ------------------------------------------------------------
@@ -483,6 +500,19 @@ mod tests {
         assert_eq!(s.version(), "v42");
         assert_eq!(s.user("pool", "user-499").unwrap().login_count, 499);
         assert_eq!(Snapshot::open_current(tmp.path()).unwrap().len().0, 1);
+
+        // Older ones are deleted; the two newest stay; an open reader still reads its own.
+        for v in ["v44", "v45"] {
+            newer.version = v.into();
+            write_snapshot(tmp.path(), &newer).unwrap();
+        }
+        let mut files: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["CURRENT", "snapshot-v44.bin", "snapshot-v45.bin"]);
+        assert_eq!(s.user("pool", "user-499").unwrap().login_count, 499, "a mapping outlives the file's name");
     }
 
     #[test]
