@@ -40,9 +40,7 @@ impl LakeSession {
     /// partition columns `dt` (`YYYY-MM-DD`) and `hour` (`HH`) as strings so
     /// that filters on them prune whole directories.
     pub async fn open(lake: &Lake) -> Result<LakeSession, QueryError> {
-        // DataFusion's own settings may be tuned from the environment
-        // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
-        let config = SessionConfig::from_env()?.with_information_schema(true);
+        let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
         if let Some((base, store)) = lake.store_for_engines() {
             let url = url::Url::parse(&base).map_err(|_| QueryError::Url(base.clone()))?;

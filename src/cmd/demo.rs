@@ -7,11 +7,10 @@
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use functions::evaluate::{evaluate, table};
-use functions::replay::{Peak, ReplaySetup, Replayer};
+use functions::replay::Peak;
 use functions::simulate::{SimConfig, simulate};
 use pipeline::config::Config;
 use pipeline::context::ContextVerifier;
@@ -145,28 +144,15 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
 
     simulate_stage(&args, &simulated)?;
 
-    super::replay::prepare_work(&work)?;
-    let replayer = Replayer::open(
-        &work,
-        ReplaySetup {
-            enricher: Arc::new(enricher),
-            verifier: ContextVerifier::new(vec![DEMO_SECRET.to_vec()], config.context.max_age_secs),
-            policy: Arc::new(policy),
-            settings: functions::setup::settings(&config),
-            stream_shards: config.stream.local_shards,
-            batch_records: config.lake.batch_records,
-            score_every: args.score_every,
-        },
-    )?;
+    let verifier = ContextVerifier::new(vec![DEMO_SECRET.to_vec()], config.context.max_age_secs);
+    let replayer = super::replay::open_replayer(&config, &work, enricher, verifier, policy, args.score_every)?;
     let mut out = BufWriter::new(
         std::fs::File::create(&decisions).with_context(|| format!("cannot create {}", decisions.display()))?,
     );
     let mut bar = Bar::new("replay", 0);
     let summary = replayer
         .run(&simulated, &mut out, |done, all| {
-            if done == 1 {
-                bar = Bar::new("replay", all);
-            }
+            bar.set_total(all);
             bar.set(done);
         })
         .await?;

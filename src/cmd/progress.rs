@@ -20,6 +20,11 @@ impl Bar {
         Bar { label, total, terminal: std::io::stderr().is_terminal(), started: now, drawn: now }
     }
 
+    /// For a stage that learns its size once it has started.
+    pub fn set_total(&mut self, total: usize) {
+        self.total = total;
+    }
+
     /// Redraws at most ten times a second.
     pub fn set(&mut self, done: usize) {
         if !self.terminal || (self.drawn.elapsed() < Duration::from_millis(100) && done < self.total) {

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use functions::replay::{ReplaySetup, Replayer};
 use pipeline::config::Config;
+use pipeline::context::ContextVerifier;
+use pipeline::geo::Enricher;
+use pipeline::risk::CompiledPolicy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,7 +55,7 @@ pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
 /// (its marker is there), so a mistyped `--work` never deletes a lake.
 const WORK_MARKER: &str = ".authtrail-replay";
 
-pub fn prepare_work(work: &Path) -> anyhow::Result<()> {
+fn prepare_work(work: &Path) -> anyhow::Result<()> {
     if work.exists() {
         let empty = std::fs::read_dir(work)?.next().is_none();
         if !empty && !work.join(WORK_MARKER).exists() {
@@ -68,11 +71,35 @@ pub fn prepare_work(work: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A replayer over `work` (emptied first, see [`prepare_work`]) with the
+/// stream and lake settings from configuration.
+pub fn open_replayer(
+    config: &Config,
+    work: &Path,
+    enricher: Enricher,
+    verifier: ContextVerifier,
+    policy: CompiledPolicy,
+    score_every: chrono::Duration,
+) -> anyhow::Result<Replayer> {
+    prepare_work(work)?;
+    Ok(Replayer::open(
+        work,
+        ReplaySetup {
+            enricher: Arc::new(enricher),
+            verifier,
+            policy: Arc::new(policy),
+            settings: functions::setup::settings(config),
+            stream_shards: config.stream.local_shards,
+            batch_records: config.lake.batch_records,
+            score_every,
+        },
+    )?)
+}
+
 pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(config_path)?;
     let policy = functions::setup::policy_with(&config, args.policy.as_deref())?;
     let work = args.work.unwrap_or_else(|| config.data_dir.join("replay"));
-    prepare_work(&work)?;
     let enricher = super::simulate::extract_enricher(&config)?;
     if config.city_paths().is_none() {
         eprintln!(
@@ -84,18 +111,8 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     for line in enricher.describe() {
         println!("  {line}");
     }
-    let replayer = Replayer::open(
-        &work,
-        ReplaySetup {
-            enricher: Arc::new(enricher),
-            verifier: functions::setup::verifier(&config),
-            policy: Arc::new(policy),
-            settings: functions::setup::settings(&config),
-            stream_shards: config.stream.local_shards,
-            batch_records: config.lake.batch_records,
-            score_every: args.score_every,
-        },
-    )?;
+    let replayer =
+        open_replayer(&config, &work, enricher, functions::setup::verifier(&config), policy, args.score_every)?;
     let out = std::fs::File::create(&args.decisions)
         .with_context(|| format!("cannot create {}", args.decisions.display()))?;
     let mut out = BufWriter::new(out);

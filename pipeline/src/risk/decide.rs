@@ -116,21 +116,27 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
     if let Some(why) = a.unverified_because {
         s.add(w.unverified_context.into(), format!("unverified_context:{why}"));
     }
-    if let Some(anon) = a.anonymous {
-        let flags = [
-            (anon.is_tor_exit_node, w.tor, "tor_exit_node"),
-            (anon.is_public_proxy, w.public_proxy, "public_proxy"),
-            (anon.is_residential_proxy, w.residential_proxy, "residential_proxy"),
-            (anon.is_anonymous_vpn, w.anonymous_vpn, "anonymous_vpn"),
-            (anon.is_hosting_provider, w.hosting, "hosting_provider"),
-        ];
-        // The flags describe one fact (the address is not the person's own
-        // line; a VPN exit is usually on a hosting network too): the
-        // strongest counts, every one is named.
-        let on: Vec<_> = flags.iter().filter(|f| f.0).collect();
-        if let Some(strongest) = on.iter().map(|f| f.1).max() {
-            s.add(strongest.into(), on.iter().map(|f| f.2).collect::<Vec<_>>().join("+"));
-        }
+    // The anonymizer flags that are set, with their weights.
+    let anonymizer: Vec<(u8, &str)> = a
+        .anonymous
+        .map(|anon| {
+            [
+                (anon.is_tor_exit_node, w.tor, "tor_exit_node"),
+                (anon.is_public_proxy, w.public_proxy, "public_proxy"),
+                (anon.is_residential_proxy, w.residential_proxy, "residential_proxy"),
+                (anon.is_anonymous_vpn, w.anonymous_vpn, "anonymous_vpn"),
+                (anon.is_hosting_provider, w.hosting, "hosting_provider"),
+            ]
+        })
+        .into_iter()
+        .flatten()
+        .filter_map(|(on, weight, name)| on.then_some((weight, name)))
+        .collect();
+    // They describe one fact (the address is not the person's own line; a
+    // VPN exit is usually on a hosting network too): the strongest counts,
+    // every one is named.
+    if let Some(strongest) = anonymizer.iter().map(|f| f.0).max() {
+        s.add(strongest.into(), anonymizer.iter().map(|f| f.1).collect::<Vec<_>>().join("+"));
     }
 
     // What the snapshot knows.
@@ -193,13 +199,7 @@ pub fn decide(p: &CompiledPolicy, risk: &dyn RiskSource, a: &Attempt<'_>) -> Dec
             {
                 s.add(w.unusual_hour.into(), format!("unusual_hour:{hour:02}"));
             }
-            let anonymized = a.anonymous.is_some_and(|x| {
-                x.is_hosting_provider
-                    || x.is_anonymous_vpn
-                    || x.is_public_proxy
-                    || x.is_residential_proxy
-                    || x.is_tor_exit_node
-            });
+            let anonymized = !anonymizer.is_empty();
             let same_country =
                 u.last_success.as_ref().and_then(|l| l.country.as_deref()).is_some_and(|c| a.country == Some(c));
             // An attempt older than the last success (late or replayed data)
