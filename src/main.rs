@@ -43,6 +43,13 @@ enum Command {
     /// The signed sign-in context an app backend passes as ClientMetadata.
     #[command(subcommand)]
     Context(cmd::context::Command),
+    /// The report catalogue over the lake: list, show, run.
+    #[command(subcommand)]
+    Report(cmd::report::Command),
+    /// One read-only SQL query over the lake's tables (events, decisions, user_risk, ip_risk, asn_risk).
+    Sql(cmd::report::SqlArgs),
+    /// A self-contained HTML dashboard of the lake: sign-ins, failures, blocks, risk.
+    Dashboard(cmd::dashboard::Args),
     /// GeoIP databases: install DB-IP Lite City, look up an address.
     #[command(subcommand)]
     Geoip(cmd::geoip::Command),
@@ -84,6 +91,9 @@ fn main() -> ExitCode {
             Command::Simulate(args) => cmd::simulate::run(cli.config.as_deref(), args).await,
             Command::Evaluate(args) => cmd::evaluate::run(cli.config.as_deref(), args),
             Command::Geoip(c) => cmd::geoip::run(cli.config.as_deref(), c).await,
+            Command::Report(c) => cmd::report::run(cli.config.as_deref(), c).await,
+            Command::Sql(args) => cmd::report::run_sql(cli.config.as_deref(), args).await,
+            Command::Dashboard(args) => cmd::dashboard::run(cli.config.as_deref(), args).await,
         }
     });
     match result {

@@ -1,7 +1,9 @@
 //! The risk scorer as a Lambda function on a schedule (EventBridge): score
 //! the lake, publish the snapshot where the pre-auth trigger reads it (S3,
 //! object then pointer; or a shared file system such as EFS, mounted by both
-//! functions, where rename is atomic), and write one EMF line with what it did.
+//! functions, where rename is atomic), replace the lake's risk tables
+//! (`risk/{user,ip,asn}_risk/latest.parquet`, for reports), and write one EMF
+//! line with what it did.
 
 use pipeline::lake::Lake;
 use pipeline::risk::location::{SnapshotLocation, publish_snapshot};
@@ -16,6 +18,8 @@ pub enum ScorerError {
     Query(#[from] queries::QueryError),
     #[error(transparent)]
     Snapshot(#[from] pipeline::risk::location::LocationError),
+    #[error("risk tables: {0}")]
+    RiskTables(#[from] pipeline::lake::LakeError),
 }
 
 /// What one run did and where the snapshot went.
@@ -54,6 +58,8 @@ pub async fn handle(
     *profiles_held = Some(horizon);
     report.seconds = started.elapsed().as_secs_f64();
     let published = publish_snapshot(snapshots, &data).await?;
+    // The same run as tables for reports (`risk/*/latest.parquet`).
+    pipeline::lake::risk_tables::write(lake, &data).await?;
     metrics.write(emf_line(
         namespace,
         "risk-scorer",

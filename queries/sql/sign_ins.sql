@@ -19,7 +19,10 @@ WITH deduped AS (
            row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
     FROM events
     WHERE time >= $1 AND time < $2
-      AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR) AND dt <= CAST(CAST($2 AS DATE) AS VARCHAR)
+      AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)
+      -- until is exclusive: its date's files only when it is past that midnight
+      AND (dt < CAST(CAST($2 AS DATE) AS VARCHAR)
+           OR (dt = CAST(CAST($2 AS DATE) AS VARCHAR) AND CAST(CAST($2 AS DATE) AS TIMESTAMP) < $2))
       AND event_type IN ('auth.attempt', 'auth.success', 'auth.failure')
 ),
 ordered AS (

@@ -3,8 +3,12 @@
 //! ```sql
 //! -- name: ip_risk
 //! -- description: what it computes (continued on lines that start "--   ")
-//! -- param: $1 since TIMESTAMP  what the parameter means
+//! -- portability: (optional) what differs on Athena / Trino
+//! -- param: $1 since TIMESTAMP = -7d  what the parameter means
 //! ```
+//!
+//! A parameter's default (`= value`, optional) is written as on the command
+//! line (see [`Param::parse`]).
 //!
 //! Parameters are bound as typed values (DataFusion placeholders), never
 //! spliced into the SQL text; binding checks each name, type and count.
@@ -104,7 +108,70 @@ impl Param {
 pub struct ParamSpec {
     pub name: String,
     pub ty: ParamType,
+    /// As written in the header, parsed with [`Param::parse`] when used.
+    pub default: Option<String>,
     pub description: String,
+}
+
+impl Param {
+    /// A value of type `ty` as a person writes it:
+    /// - TIMESTAMP: RFC 3339 (`2026-03-02T08:00:00Z`), a date or date and
+    ///   time in UTC (`2026-03-02`, `2026-03-02T08:00`), `now`, or a time
+    ///   before now (`-7d`, `-24h`, `-30m`, `-90s`);
+    /// - INTERVAL: `90d`, `24h`, `5m`, `60s`;
+    /// - BIGINT, DOUBLE: a number; TEXT: the text itself.
+    pub fn parse(ty: ParamType, text: &str, now: DateTime<Utc>) -> Result<Param, String> {
+        let text = text.trim();
+        match ty {
+            ParamType::Text => Ok(Param::Text(text.to_string())),
+            ParamType::Bigint => text.parse().map(Param::Bigint).map_err(|_| format!("{text:?} is not a whole number")),
+            ParamType::Double => match text.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(Param::Double(x)),
+                _ => Err(format!("{text:?} is not a number")),
+            },
+            ParamType::Interval => duration(text)
+                .map(Param::Interval)
+                .ok_or_else(|| format!("{text:?} is not a duration like 90d, 24h, 5m or 60s")),
+            ParamType::Timestamp => timestamp(text, now).map(Param::Timestamp).ok_or_else(|| {
+                format!(
+                    "{text:?} is not a time: use RFC 3339, YYYY-MM-DD[THH:MM[:SS]] (UTC), now, or -7d / -24h / -30m"
+                )
+            }),
+        }
+    }
+}
+
+/// `90d`, `24h`, `5m`, `60s`.
+fn duration(text: &str) -> Option<Duration> {
+    let split = text.len().checked_sub(1)?;
+    let (n, unit) = (text[..split].parse::<i64>().ok()?, &text[split..]);
+    let seconds = match unit {
+        "d" => n.checked_mul(86_400)?,
+        "h" => n.checked_mul(3_600)?,
+        "m" => n.checked_mul(60)?,
+        "s" => n,
+        _ => return None,
+    };
+    (seconds >= 0).then(|| Duration::try_seconds(seconds)).flatten()
+}
+
+fn timestamp(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if text == "now" {
+        return Some(now);
+    }
+    if let Some(ago) = text.strip_prefix('-') {
+        return now.checked_sub_signed(duration(ago)?);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    use chrono::{NaiveDate, NaiveDateTime};
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// One SQL file: its header and its statement.
@@ -112,6 +179,8 @@ pub struct ParamSpec {
 pub struct Query {
     pub name: String,
     pub description: String,
+    /// What differs on Athena / Trino, when something does.
+    pub portability: Option<String>,
     /// `$1`, `$2`, … in order.
     pub params: Vec<ParamSpec>,
     pub sql: String,
@@ -120,7 +189,7 @@ pub struct Query {
 impl Query {
     pub fn parse(file: &str, text: &str) -> Result<Query, CatalogError> {
         let bad = |message: String| CatalogError::Header { file: file.to_string(), message };
-        let (mut name, mut description, mut params) = (None, String::new(), Vec::new());
+        let (mut name, mut description, mut params, mut portability) = (None, String::new(), Vec::new(), None);
         let mut in_description = false;
         for line in text.lines().take_while(|l| l.starts_with("--")) {
             if let Some(v) = line.strip_prefix("-- name:") {
@@ -129,9 +198,12 @@ impl Query {
             } else if let Some(v) = line.strip_prefix("-- description:") {
                 description = v.trim().to_string();
                 in_description = true;
+            } else if let Some(v) = line.strip_prefix("-- portability:") {
+                portability = Some(v.trim().to_string());
+                in_description = false;
             } else if let Some(v) = line.strip_prefix("-- param:") {
                 in_description = false;
-                let mut words = v.split_whitespace();
+                let mut words = v.split_whitespace().peekable();
                 let (pos, pname, ty) = (words.next(), words.next(), words.next());
                 let (Some(pos), Some(pname), Some(ty)) = (pos, pname, ty) else {
                     return Err(bad(format!("param line {line:?}: expected `$n name TYPE description`")));
@@ -140,8 +212,18 @@ impl Query {
                     return Err(bad(format!("param {pname}: expected ${}, found {pos}", params.len() + 1)));
                 }
                 let ty = ParamType::parse(ty).ok_or_else(|| bad(format!("param {pname}: unknown type {ty}")))?;
+                let default = match words.next_if_eq(&"=") {
+                    Some(_) => {
+                        let v = words.next().ok_or_else(|| bad(format!("param {pname}: `=` without a default")))?;
+                        let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
+                        Param::parse(ty, v, DateTime::UNIX_EPOCH)
+                            .map_err(|e| bad(format!("param {pname}: default {e}")))?;
+                        Some(v.to_string())
+                    }
+                    None => None,
+                };
                 let description = words.collect::<Vec<_>>().join(" ");
-                params.push(ParamSpec { name: pname.to_string(), ty, description });
+                params.push(ParamSpec { name: pname.to_string(), ty, default, description });
             } else if let Some(v) = line.strip_prefix("--   ")
                 && in_description
             {
@@ -163,7 +245,7 @@ impl Query {
                 return Err(bad(format!("${n} is used but not declared")));
             }
         }
-        Ok(Query { name, description, params, sql: text.to_string() })
+        Ok(Query { name, description, portability, params, sql: text.to_string() })
     }
 
     /// The placeholder values in order, from named values; every parameter
@@ -233,7 +315,7 @@ mod tests {
         assert_eq!(q.description, "d more");
         assert_eq!(
             q.params[0],
-            ParamSpec { name: "since".into(), ty: ParamType::Timestamp, description: "start".into() }
+            ParamSpec { name: "since".into(), ty: ParamType::Timestamp, default: None, description: "start".into() }
         );
         for (text, expect) in [
             ("-- description: d\nSELECT 1", "no `-- name:`"),
@@ -245,6 +327,47 @@ mod tests {
             let e = Query::parse("q.sql", text).unwrap_err().to_string();
             assert!(e.contains(expect), "{e}");
         }
+    }
+
+    #[test]
+    fn values_parse_as_people_write_them() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap();
+        let at = |y, mo, d, h, mi| Param::Timestamp(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap());
+        let ts = |t: &str| Param::parse(ParamType::Timestamp, t, now);
+        assert_eq!(ts("now"), Ok(Param::Timestamp(now)));
+        assert_eq!(ts("-7d"), Ok(at(2026, 4, 3, 12, 0)));
+        assert_eq!(ts("-90m"), Ok(at(2026, 4, 10, 10, 30)));
+        assert_eq!(ts("2026-04-01"), Ok(at(2026, 4, 1, 0, 0)));
+        assert_eq!(ts("2026-04-01T08:30"), Ok(at(2026, 4, 1, 8, 30)));
+        assert_eq!(ts("2026-04-01T08:30:00+02:00"), Ok(at(2026, 4, 1, 6, 30)));
+        for bad in ["yesterday", "-7w", "2026-13-01", ""] {
+            assert!(ts(bad).unwrap_err().contains("is not a time"), "{bad}");
+        }
+        let p = |ty, t: &str| Param::parse(ty, t, now);
+        assert_eq!(p(ParamType::Interval, "90d"), Ok(Param::Interval(Duration::days(90))));
+        assert_eq!(p(ParamType::Interval, "5m"), Ok(Param::Interval(Duration::minutes(5))));
+        assert!(p(ParamType::Interval, "-5m").is_err() && p(ParamType::Interval, "5x").is_err());
+        assert_eq!(p(ParamType::Bigint, "12"), Ok(Param::Bigint(12)));
+        assert_eq!(p(ParamType::Bigint, "1.5"), Err("\"1.5\" is not a whole number".into()));
+        assert_eq!(p(ParamType::Double, "0.5"), Ok(Param::Double(0.5)));
+        assert!(p(ParamType::Double, "NaN").is_err());
+        // Text is kept as given: it is bound, never spliced.
+        assert_eq!(p(ParamType::Text, "' OR 1=1 --"), Ok(Param::Text("' OR 1=1 --".into())));
+    }
+
+    #[test]
+    fn defaults_are_read_from_the_header_and_checked() {
+        let q = Query::parse(
+            "q.sql",
+            "-- name: q\n-- description: d\n-- param: $1 n BIGINT = 20  rows\n-- param: $2 u TEXT = 'hour'  unit\nSELECT $1, $2",
+        )
+        .unwrap();
+        assert_eq!(q.params[0].default.as_deref(), Some("20"));
+        assert_eq!(q.params[0].description, "rows");
+        assert_eq!(q.params[1].default.as_deref(), Some("hour"));
+        let e = Query::parse("q.sql", "-- name: q\n-- description: d\n-- param: $1 n BIGINT = x  rows\nSELECT $1");
+        assert!(e.unwrap_err().to_string().contains("param n: default \"x\" is not a whole number"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 pub mod compact;
 pub mod consume;
 pub mod context;
+pub mod dashboard;
 pub mod demo;
 pub mod evaluate;
 pub mod geoip;
 pub mod invoke;
+pub mod output;
 pub mod progress;
 pub mod replay;
+pub mod report;
 pub mod score;
 pub mod simulate;
 pub mod tour;

@@ -1,4 +1,5 @@
-//! A progress bar per stage on standard error, drawn only on a terminal:
+//! A progress bar per stage, and a spinner for a long query, on standard
+//! error and drawn only on a terminal:
 //! redirected output (CI, scripts) gets the stage's closing line alone.
 
 use std::io::{IsTerminal, Write};
@@ -53,5 +54,49 @@ impl Bar {
         }
         println!("  {:<9} {what} ({seconds:.1} s)", self.label);
         seconds
+    }
+}
+
+/// "running … 3 s" on standard error while a query runs, once it has taken
+/// longer than half a second, and only on a terminal; cleared when dropped.
+pub struct Spinner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    pub fn start(label: String) -> Spinner {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = std::io::stderr().is_terminal().then(|| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut drawn = false;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let elapsed = started.elapsed();
+                    if elapsed >= Duration::from_millis(500) {
+                        let dots = ".".repeat(1 + (elapsed.as_millis() / 300 % 3) as usize);
+                        eprint!("\r  {label} {dots:<3} {:.0} s ", elapsed.as_secs_f64());
+                        let _ = std::io::stderr().flush();
+                        drawn = true;
+                    }
+                }
+                if drawn {
+                    eprint!("\r{:<90}\r", "");
+                }
+            })
+        });
+        Spinner { stop, thread }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -9,6 +9,7 @@ mod geoip;
 mod invoke;
 mod lake;
 mod replay;
+mod reports;
 mod tour;
 
 use std::path::{Path, PathBuf};

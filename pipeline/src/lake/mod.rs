@@ -18,6 +18,7 @@ pub mod decode;
 pub mod kinesis_source;
 pub mod kpl;
 mod parquet_file;
+pub mod risk_tables;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -259,6 +260,33 @@ impl Lake {
         let body = serde_json::to_vec(checkpoint).expect("checkpoint serialises");
         self.store.put(&self.checkpoint_path(source, shard), PutPayload::from(body)).await?;
         Ok(())
+    }
+
+    /// Puts one whole object at `rel` (a PUT on S3; a temporary file renamed
+    /// into place locally), replacing what was there.
+    pub async fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), LakeError> {
+        self.store.put(&self.path(rel), PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    /// The start of the newest `events/dt=…/hour=…` partition, read from
+    /// the directory names (two listings, whatever the lake's size).
+    pub async fn newest_hour(&self) -> Result<Option<DateTime<Utc>>, LakeError> {
+        let newest = |listing: object_store::ListResult, key: &str| {
+            let prefix = format!("{key}=");
+            listing
+                .common_prefixes
+                .iter()
+                .filter_map(|p| p.filename().and_then(|f| f.strip_prefix(&prefix)).map(str::to_string))
+                .max()
+        };
+        let Some(dt) = newest(self.store.list_with_delimiter(Some(&self.path("events"))).await?, "dt") else {
+            return Ok(None);
+        };
+        let day = self.store.list_with_delimiter(Some(&self.path(&format!("events/dt={dt}")))).await?;
+        let hour = newest(day, "hour").unwrap_or_else(|| "00".into());
+        let start = chrono::NaiveDateTime::parse_from_str(&format!("{dt}T{hour}:00"), "%Y-%m-%dT%H:%M").ok();
+        Ok(start.map(|t| t.and_utc()))
     }
 
     /// Every Parquet file under `events/`, sorted.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Datelike, Duration, TimeZone, Timelike, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
 use pipeline::lake::consume::{Consumer, LocalSource};
@@ -358,4 +358,16 @@ async fn compaction_merges_an_hour_into_one_file_and_converges_after_a_crash() {
         rows += lake.read_events(f).await.unwrap().len();
     }
     assert_eq!(rows, unique_that_day);
+}
+
+#[tokio::test]
+async fn the_newest_hour_is_read_from_the_partition_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::local(tmp.path()).unwrap();
+    assert_eq!(lake.newest_hour().await.unwrap(), None, "an empty lake has no newest hour");
+    let records: Vec<SourceRecord> = (0..50).map(|i| source("shard-0001", i, event(i).to_json())).collect();
+    lake.write(&records).await.unwrap();
+    let newest = (0..50).map(|i| event(i).time).max().unwrap();
+    let hour = Utc.with_ymd_and_hms(newest.year(), newest.month(), newest.day(), newest.hour(), 0, 0).unwrap();
+    assert_eq!(lake.newest_hour().await.unwrap(), Some(hour));
 }

@@ -1,7 +1,7 @@
 //! DuckDB running catalogue SQL over the same lake: the second engine of the
 //! scoring tests and of the scorer benchmark (`#[path]`-included there).
 //!
-//! A step is `{"sql", "params": [{"ts": µs} | {"interval_us": n} | {"int": n}], "view"?}`:
+//! A step is `{"sql", "params": [{"ts": µs} | {"interval_us": n} | {"int": n} | {"text": s} | {"float": x}], "view"?}`:
 //! with `view`, its result becomes a temporary table of that name (as the
 //! scorer registers `sign_ins`); without, its rows are the output.
 
@@ -9,12 +9,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 const SCRIPT: &str = r#"
-import duckdb, datetime, json, resource, sys, time
+import duckdb, datetime, json, os, resource, sys, time
 lake, steps, runs, show = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "rows"
 epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 def param(p):
     if "ts" in p: return epoch + datetime.timedelta(microseconds=p["ts"])
     if "interval_us" in p: return datetime.timedelta(microseconds=p["interval_us"])
+    if "text" in p: return p["text"]
+    if "float" in p: return p["float"]
     return p["int"]
 def cell(v):
     if isinstance(v, list): return sorted(str(x) for x in v if x is not None)
@@ -26,6 +28,9 @@ for _ in range(runs):
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"""CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/events/**/*.parquet',
         hive_partitioning = true, hive_types = {{'dt': VARCHAR, 'hour': VARCHAR}})""")
+    for table in ("user_risk", "ip_risk", "asn_risk"):
+        if os.path.isdir(f"{lake}/risk/{table}"):
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/risk/{table}/*.parquet')")
     rows = 0
     for step in steps:
         params = [param(p) for p in step["params"]]

@@ -1,6 +1,7 @@
 //! queries integration tests: DataFusion over a lake written by the lake writer.
 
 mod duckdb;
+mod reports;
 mod scoring;
 
 use chrono::{Duration, TimeZone, Utc};

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 
 use super::lake_with;
 
-type Place = (&'static str, &'static str, f64, f64);
-const LONDON: Option<Place> = Some(("GB", "London", 51.5142, -0.0931));
+pub(super) type Place = (&'static str, &'static str, f64, f64);
+pub(super) const LONDON: Option<Place> = Some(("GB", "London", 51.5142, -0.0931));
 
-fn ev(
+pub(super) fn ev(
     id: &str,
     kind: &str,
     t: DateTime<Utc>,
@@ -232,7 +232,7 @@ fn generated(now: DateTime<Utc>) -> Vec<Event> {
 }
 
 /// Result rows as JSON: lists sorted (set semantics), timestamps as µs.
-fn rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
+pub(super) fn rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for b in batches {
         let cols: Vec<ArrayRef> = b.columns().to_vec();
@@ -273,7 +273,7 @@ fn cell(c: &ArrayRef, r: usize) -> Value {
     }
 }
 
-fn duckdb(lake_dir: &std::path::Path, steps: &Value) -> Vec<Vec<Vec<Value>>> {
+pub(super) fn duckdb(lake_dir: &std::path::Path, steps: &Value) -> Vec<Vec<Vec<Value>>> {
     let python = std::env::var("AUTHTRAIL_TEST_PYTHON")
         .expect("AUTHTRAIL_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs DuckDB");
     let out = super::duckdb::run(&python, lake_dir, steps, 1, true);
