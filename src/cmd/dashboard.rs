@@ -60,12 +60,36 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let (since, until) = (parse("since", &args.since)?, parse("until", &args.until)?);
     anyhow::ensure!(since < until, "--since {} is not before --until {}", since.to_rfc3339(), until.to_rfc3339());
     let policy = functions::setup::policy_with(&config, None)?.policy;
-    let session = LakeSession::open(&lake).await?;
+    let data = write(&lake, since, until, &policy.scoring, &args.out).await?;
+    println!(
+        "dashboard {} ({} to {}, {} time buckets, {} countries, {} risky users, {} risky IPs, {} travel incidents)",
+        args.out.display(),
+        since.to_rfc3339(),
+        until.to_rfc3339(),
+        data.over_time.len(),
+        data.by_country.len(),
+        data.users.len(),
+        data.ips.len(),
+        data.travel.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the dashboard's reports over `lake` for [since, until) and writes
+/// the page to `out`; returns what it showed.
+pub async fn write(
+    lake: &pipeline::lake::Lake,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    rules: &pipeline::risk::Scoring,
+    out: &Path,
+) -> anyhow::Result<Data> {
+    let session = LakeSession::open(lake).await?;
     let cx = Context {
         session: &session,
-        now,
+        now: until,
         period: vec![("since".into(), since.to_rfc3339()), ("until".into(), until.to_rfc3339())],
-        rules: &policy.scoring,
+        rules,
     };
     let spinner = super::progress::Spinner::start("building the dashboard".into());
     // Hours up to two weeks (336 points), days beyond.
@@ -81,17 +105,6 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     };
     drop(spinner);
     let html = render(&data, since, until, Utc::now(), lake.location());
-    std::fs::write(&args.out, html).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.out.display()))?;
-    println!(
-        "dashboard {} ({} to {}, {} time buckets, {} countries, {} risky users, {} risky IPs, {} travel incidents)",
-        args.out.display(),
-        since.to_rfc3339(),
-        until.to_rfc3339(),
-        data.over_time.len(),
-        data.by_country.len(),
-        data.users.len(),
-        data.ips.len(),
-        data.travel.len()
-    );
-    Ok(ExitCode::SUCCESS)
+    std::fs::write(out, html).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    Ok(data)
 }

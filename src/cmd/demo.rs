@@ -126,6 +126,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     prepare(&dir, args.fresh)?;
     let (simulated, decisions, work) = (dir.join("simulated.jsonl"), dir.join("decisions.jsonl"), dir.join("replay"));
     let policy = functions::setup::policy_with(&config, args.policy.as_deref())?;
+    let scoring = policy.policy.scoring.clone();
     println!(
         "authtrail demo: a simulated pool with attacks → PreAuthentication / PostAuthentication triggers → \
          local stream → lake writer → scorer every {} min → decisions, evaluated\n",
@@ -191,6 +192,12 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     print_peaks("users", &summary.peaks.users(5));
     print_peaks("IPs", &summary.peaks.ips(5));
 
+    let lake = pipeline::lake::Lake::local(&lake_dir)?;
+    let until = queries::reports::now_for(&lake).await;
+    let since = until - chrono::Duration::days(args.days.into());
+    let dashboard = dir.join("dashboard.html");
+    super::dashboard::write(&lake, since, until, &scoring, &dashboard).await?;
+
     println!("\nwhere things are:");
     println!("  Parquet lake   {}  (events/dt=…/hour=…/*.parquet)", lake_dir.display());
     println!("  decisions      {}", decisions.display());
@@ -201,5 +208,11 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         simulated.display()
     );
     println!("  risk snapshots {}", work.join("snapshots").display());
+    println!("  dashboard      {}  (open it in a browser)", dashboard.display());
+    println!("\nask the lake (authtrail report list shows every report):");
+    let l = lake_dir.display();
+    println!("  authtrail report run failures_by_country --lake {l}");
+    println!("  authtrail report run impossible_travel --lake {l}");
+    println!("  authtrail sql \"SELECT geo_country, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC\" --lake {l}");
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,8 @@ fn demo_runs_end_to_end_meets_the_targets_and_reruns_cleanly() {
         "riskiest users",
         "riskiest IPs",
         "data/demo/replay/lake",
+        "data/demo/dashboard.html",
+        "authtrail report run failures_by_country --lake ./data/demo/replay/lake",
     ] {
         assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
     }
@@ -43,6 +45,11 @@ fn demo_runs_end_to_end_meets_the_targets_and_reruns_cleanly() {
     let files = walk(&lake).into_iter().filter(|p| p.extension().is_some_and(|x| x == "parquet")).count();
     assert_eq!(files, 5 * 24, "one compacted file per hour of the simulated period");
     assert!(std::fs::read_to_string(tmp.path().join("data/demo/decisions.jsonl")).unwrap().lines().count() > 1000);
+    let dashboard = std::fs::read_to_string(tmp.path().join("data/demo/dashboard.html")).unwrap();
+    assert!(
+        dashboard.contains("Data from <b>2026-03-02 00:00 UTC</b> to <b>2026-03-07 00:00 UTC</b>"),
+        "the five simulated days"
+    );
 
     // Again over the same directory, smaller: it replaces the earlier run.
     let small = ["demo", "--users", "60", "--days", "4", "--score-every", "2h"];
