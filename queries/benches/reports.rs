@@ -9,7 +9,6 @@
 //!
 //! Under `cargo test --benches` it runs once on 5 000 events, as a smoke test.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::Duration;
@@ -30,13 +29,7 @@ fn main() {
         5_000
     };
     let runs = if bench { 5 } else { 1 };
-    let root = std::env::var_os("AUTHTRAIL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let lake_dir = root.join(format!("authtrail-score-bench-v1-{n}"));
-    if !lake_dir.join(".complete").exists() {
-        let _ = std::fs::remove_dir_all(&lake_dir);
-        generated::generate(&lake_dir, n);
-        std::fs::write(lake_dir.join(".complete"), b"").unwrap();
-    }
+    let lake_dir = generated::lake(n);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let lake = Lake::local(&lake_dir).unwrap();

@@ -11,7 +11,7 @@
 //! (default: the test script's virtualenv). Under `cargo test --benches` it
 //! runs once on 5 000 events, as a smoke test.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use queries::score::{ScoreParams, score};
 mod duckdb;
 mod generated;
 
-use generated::{DAYS, end, generate};
+use generated::end;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -101,19 +101,7 @@ fn main() {
         5_000
     };
     let runs = if bench { 5 } else { 1 };
-    let root = std::env::var_os("AUTHTRAIL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let lake_dir = root.join(format!("authtrail-score-bench-v1-{n}"));
-    if !lake_dir.join(".complete").exists() {
-        let _ = std::fs::remove_dir_all(&lake_dir);
-        let started = Instant::now();
-        generate(&lake_dir, n);
-        std::fs::write(lake_dir.join(".complete"), b"").unwrap();
-        println!(
-            "generated {n} events over {DAYS} days in {:.1} s: {}",
-            started.elapsed().as_secs_f64(),
-            lake_dir.display()
-        );
-    }
+    let lake_dir = generated::lake(n);
     println!("scoring {n} events ({runs} runs each, median):");
     let me = std::env::current_exe().unwrap();
     let ours = parse(

@@ -1,13 +1,29 @@
 //! The benchmarks' lake: `n` generated events over 30 days, a Parquet file
 //! per hour (shared by the scorer and report benchmarks).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pipeline::event::Event;
 use pipeline::lake::encode_parquet;
 
 pub const DAYS: i64 = 30;
+
+/// The lake of `n` events under `$AUTHTRAIL_BENCH_DIR` (default the system
+/// temp dir), generated the first time and reused after.
+pub fn lake(n: usize) -> PathBuf {
+    let root = std::env::var_os("AUTHTRAIL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = root.join(format!("authtrail-score-bench-v1-{n}"));
+    if !dir.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        generate(&dir, n);
+        std::fs::write(dir.join(".complete"), b"").unwrap();
+        println!("generated {n} events over {DAYS} days in {:.1} s: {}", started.elapsed().as_secs_f64(), dir.display());
+    }
+    dir
+}
 
 pub fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
@@ -39,7 +55,7 @@ const CITIES: [(&str, &str, f64, f64); 6] = [
 
 /// `n` events over 30 days: users signing in from a home city (attempt +
 /// success, some typos), and a stuffing botnet's failed attempts.
-pub fn generate(dir: &Path, n: usize) {
+fn generate(dir: &Path, n: usize) {
     let users = (n / 50).max(100);
     let per_hour = n / (DAYS as usize * 24);
     let start = end() - Duration::days(DAYS);
