@@ -20,7 +20,11 @@ pub fn lake(n: usize) -> PathBuf {
         let started = Instant::now();
         generate(&dir, n);
         std::fs::write(dir.join(".complete"), b"").unwrap();
-        println!("generated {n} events over {DAYS} days in {:.1} s: {}", started.elapsed().as_secs_f64(), dir.display());
+        println!(
+            "generated {n} events over {DAYS} days in {:.1} s: {}",
+            started.elapsed().as_secs_f64(),
+            dir.display()
+        );
     }
     dir
 }

@@ -4,7 +4,7 @@ mod duckdb;
 mod reports;
 mod scoring;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Timelike, Utc};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
 use pipeline::event::Event;
@@ -130,6 +130,43 @@ async fn the_lake_on_s3_is_written_and_queried_through_object_store() {
     assert_eq!(single_i64(&session.sql("SELECT count(*) FROM events").await.unwrap()), 120);
     let se = session.sql("SELECT count(*) FROM events WHERE geo_country = 'SE'").await.unwrap();
     assert_eq!(single_i64(&se) as usize, input.iter().filter(|e| e.geo_country.as_deref() == Some("SE")).count());
+
+    // Reports run over S3 as over a directory, risk tables included.
+    let newest = lake.newest_hour().await.unwrap().unwrap();
+    assert_eq!(
+        newest,
+        input
+            .iter()
+            .map(|e| e.time)
+            .max()
+            .unwrap()
+            .with_minute(0)
+            .unwrap()
+            .with_second(0)
+            .unwrap()
+            .with_nanosecond(0)
+            .unwrap()
+    );
+    let q = queries::reports::report("sign_ins_over_time").unwrap();
+    let now = queries::reports::now_for(&lake).await;
+    assert_eq!(now, newest + Duration::hours(1));
+    let given = [("since".to_string(), "-30d".to_string()), ("bucket".to_string(), "day".to_string())];
+    let values = queries::reports::values(&q, &given, now).unwrap();
+    let rules = pipeline::risk::Scoring::default();
+    let days = queries::reports::dataframe(&session, &q, &values, &rules).await.unwrap().collect().await.unwrap();
+    let tries: i64 =
+        days.iter().map(|b| datafusion::arrow::compute::sum(b.column(1).as_primitive::<Int64Type>()).unwrap()).sum();
+    let attempts = input.iter().filter(|e| e.event_type == pipeline::event::EventType::Attempt).count();
+    assert_eq!(tries as usize, attempts, "every attempt is one try");
+    let risk = pipeline::risk::snapshot::SnapshotData {
+        version: "v1".into(),
+        built: now,
+        ips: vec![("203.0.113.9".parse().unwrap(), pipeline::risk::Risk { score: 90, reasons: vec!["x".into()] })],
+        ..Default::default()
+    };
+    pipeline::lake::risk_tables::write(&lake, &risk).await.unwrap();
+    let ips = session.sql("SELECT ip, score FROM ip_risk").await.unwrap();
+    assert_eq!(ips[0].column(0).as_string::<i32>().value(0), "203.0.113.9");
 
     // Checkpoints live next to the lake on S3 too.
     let cp = pipeline::lake::Checkpoint { last_sequence: "42".into(), pending: None };
