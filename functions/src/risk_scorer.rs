@@ -18,8 +18,6 @@ pub enum ScorerError {
     Query(#[from] queries::QueryError),
     #[error(transparent)]
     Snapshot(#[from] pipeline::risk::location::LocationError),
-    #[error("risk tables: {0}")]
-    RiskTables(#[from] pipeline::lake::LakeError),
 }
 
 /// What one run did and where the snapshot went.
@@ -58,8 +56,12 @@ pub async fn handle(
     *profiles_held = Some(horizon);
     report.seconds = started.elapsed().as_secs_f64();
     let published = publish_snapshot(snapshots, &data).await?;
-    // The same run as tables for reports (`risk/*/latest.parquet`).
-    pipeline::lake::risk_tables::write(lake, &data).await?;
+    // The same run as tables for reports (`risk/*/latest.parquet`). The
+    // snapshot is published already: a failure here costs reports their
+    // latest scores, not the trigger its snapshot, so it is logged, not fatal.
+    if let Err(e) = pipeline::lake::risk_tables::write(lake, &data).await {
+        tracing::error!(error = %e, "risk tables not written; reports show the previous run's scores");
+    }
     metrics.write(emf_line(
         namespace,
         "risk-scorer",

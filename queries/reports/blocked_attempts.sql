@@ -6,7 +6,7 @@
 -- portability: array_to_string is array_join on Trino/Athena
 -- param: $1 since TIMESTAMP = -7d  start of the period
 -- param: $2 until TIMESTAMP = now  end of the period (exclusive)
--- param: $3 min_level TEXT = 'high'  lowest decision level shown besides denials: 'high' or 'medium'
+-- param: $3 min_level TEXT[high|medium] = high  lowest decision level shown besides denials
 -- param: $4 limit BIGINT = 50  how many attempts
 WITH attempts AS (
     SELECT event_id, time, user_pool_id, username, source_ip, ip_verified, geo_country, geo_city, asn, as_org,

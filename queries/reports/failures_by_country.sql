@@ -12,13 +12,15 @@ WITH per_country AS (
            sum(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) AS failures,
            sum(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END) AS denied,
            sum(CASE WHEN decision_level = 'high' THEN 1 ELSE 0 END) AS high_risk,
+           -- What enforce mode at the default deny level blocks (audit mode denies nothing).
+           sum(CASE WHEN outcome = 'denied' OR decision_level = 'high' THEN 1 ELSE 0 END) AS blocked,
            count(DISTINCT user_pool_id || '/' || username) AS users,
            count(DISTINCT source_ip) AS ips
     FROM sign_ins
     WHERE time >= $1 AND time < $2
     GROUP BY geo_country
 )
-SELECT country, tries, failures, denied, high_risk, users, ips,
+SELECT country, tries, failures, denied, high_risk, blocked, users, ips,
        round(CAST(failures AS DOUBLE) / tries, 3) AS failure_ratio,
        -- NULLIF: a period without failures has no shares (engines differ on x / 0).
        round(CAST(failures AS DOUBLE) / nullif(sum(failures) OVER (), 0), 3) AS failure_share

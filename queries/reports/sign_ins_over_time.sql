@@ -6,7 +6,7 @@
 --   *_candidates reports). Buckets without tries have no row.
 -- param: $1 since TIMESTAMP = -24h  start of the period
 -- param: $2 until TIMESTAMP = now  end of the period (exclusive)
--- param: $3 bucket TEXT = 'hour'  'hour' or 'day' (anything else counts as 'hour')
+-- param: $3 bucket TEXT[hour|day] = hour  the length of a bucket
 WITH bucketed AS (
     -- The unit is chosen by CASE: a placeholder as date_trunc's unit does not plan everywhere.
     SELECT CASE WHEN $3 = 'day' THEN date_trunc('day', time) ELSE date_trunc('hour', time) END AS bucket,
@@ -20,6 +20,8 @@ SELECT bucket,
        sum(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) AS failures,
        sum(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END) AS denied,
        sum(CASE WHEN decision_level = 'high' THEN 1 ELSE 0 END) AS high_risk,
+       -- What enforce mode at the default deny level blocks (audit mode denies nothing).
+       sum(CASE WHEN outcome = 'denied' OR decision_level = 'high' THEN 1 ELSE 0 END) AS blocked,
        -- A username is unique within its pool only.
        count(DISTINCT user_pool_id || '/' || username) AS users,
        count(DISTINCT source_ip) AS ips

@@ -3,11 +3,11 @@
 --   event with its outcome (see sign_ins; empty for a success event and for a failure that marked the
 --   attempt before it), source IP and whether it was verified, context status, place, network, device
 --   and the trigger's decision. A success event carries no IP or place: read them on the attempt before
---   it. The username must be given (the default '' matches nobody); it is matched in every user pool.
+--   it. The username must be given; it is matched in every user pool.
 -- portability: array_to_string is array_join on Trino/Athena
 -- param: $1 since TIMESTAMP = -30d  start of the period
 -- param: $2 until TIMESTAMP = now  end of the period (exclusive)
--- param: $3 username TEXT = ''  the user's username (required)
+-- param: $3 username TEXT  the user's username (required)
 WITH trail AS (
     SELECT event_id, event_type, time, user_pool_id, username, client_id, source_ip, ip_verified,
            context_status, geo_country, geo_city, asn, as_org,

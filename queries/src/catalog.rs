@@ -8,7 +8,8 @@
 //! ```
 //!
 //! A parameter's default (`= value`, optional) is written as on the command
-//! line (see [`Param::parse`]).
+//! line (see [`Param::parse`]); a text parameter may list the values it
+//! takes (`-- param: $3 bucket TEXT[hour|day] = hour  …`).
 //!
 //! Parameters are bound as typed values (DataFusion placeholders), never
 //! spliced into the SQL text; binding checks each name, type and count.
@@ -108,9 +109,28 @@ impl Param {
 pub struct ParamSpec {
     pub name: String,
     pub ty: ParamType,
-    /// As written in the header, parsed with [`Param::parse`] when used.
+    /// The values a text parameter takes; empty: any.
+    pub choices: Vec<String>,
+    /// As written in the header, parsed with [`ParamSpec::parse`] when used.
     pub default: Option<String>,
     pub description: String,
+}
+
+impl ParamSpec {
+    /// A value for this parameter as a person writes it: [`Param::parse`],
+    /// then one of the listed choices, and a number not below zero (counts,
+    /// limits, thresholds: no report takes a negative one).
+    pub fn parse(&self, text: &str, now: DateTime<Utc>) -> Result<Param, String> {
+        let value = Param::parse(self.ty, text, now)?;
+        match &value {
+            Param::Text(t) if !self.choices.is_empty() && !self.choices.contains(t) => {
+                Err(format!("{t:?} is not one of {}", self.choices.join(", ")))
+            }
+            Param::Bigint(n) if *n < 0 => Err(format!("{n} is negative")),
+            Param::Double(x) if *x < 0.0 => Err(format!("{x} is negative")),
+            _ => Ok(value),
+        }
+    }
 }
 
 impl Param {
@@ -121,9 +141,13 @@ impl Param {
     /// - INTERVAL: `90d`, `24h`, `5m`, `60s`;
     /// - BIGINT, DOUBLE: a number; TEXT: the text itself.
     pub fn parse(ty: ParamType, text: &str, now: DateTime<Utc>) -> Result<Param, String> {
+        if ty == ParamType::Text {
+            // As given: a username with a space is that username.
+            return Ok(Param::Text(text.to_string()));
+        }
         let text = text.trim();
         match ty {
-            ParamType::Text => Ok(Param::Text(text.to_string())),
+            ParamType::Text => unreachable!("handled above"),
             ParamType::Bigint => text.parse().map(Param::Bigint).map_err(|_| format!("{text:?} is not a whole number")),
             ParamType::Double => match text.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(Param::Double(x)),
@@ -141,9 +165,10 @@ impl Param {
     }
 }
 
-/// `90d`, `24h`, `5m`, `60s`.
+/// `90d`, `24h`, `5m`, `60s`; at most about 290 years (an interval
+/// parameter is bound in nanoseconds).
 fn duration(text: &str) -> Option<Duration> {
-    let split = text.len().checked_sub(1)?;
+    let (split, _) = text.char_indices().last()?;
     let (n, unit) = (text[..split].parse::<i64>().ok()?, &text[split..]);
     let seconds = match unit {
         "d" => n.checked_mul(86_400)?,
@@ -152,7 +177,7 @@ fn duration(text: &str) -> Option<Duration> {
         "s" => n,
         _ => return None,
     };
-    (seconds >= 0).then(|| Duration::try_seconds(seconds)).flatten()
+    (0..=i64::MAX / 1_000_000_000).contains(&seconds).then(|| Duration::try_seconds(seconds)).flatten()
 }
 
 fn timestamp(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -211,19 +236,24 @@ impl Query {
                 if pos != format!("${}", params.len() + 1) {
                     return Err(bad(format!("param {pname}: expected ${}, found {pos}", params.len() + 1)));
                 }
-                let ty = ParamType::parse(ty).ok_or_else(|| bad(format!("param {pname}: unknown type {ty}")))?;
-                let default = match words.next_if_eq(&"=") {
-                    Some(_) => {
-                        let v = words.next().ok_or_else(|| bad(format!("param {pname}: `=` without a default")))?;
-                        let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
-                        Param::parse(ty, v, DateTime::UNIX_EPOCH)
-                            .map_err(|e| bad(format!("param {pname}: default {e}")))?;
-                        Some(v.to_string())
-                    }
-                    None => None,
+                let (ty, choices) = match ty.strip_suffix(']').and_then(|t| t.split_once('[')) {
+                    Some((ty, list)) => (ty, list.split('|').map(str::to_string).collect()),
+                    None => (ty, Vec::new()),
                 };
-                let description = words.collect::<Vec<_>>().join(" ");
-                params.push(ParamSpec { name: pname.to_string(), ty, default, description });
+                let ty = ParamType::parse(ty).ok_or_else(|| bad(format!("param {pname}: unknown type {ty}")))?;
+                if !choices.is_empty() && ty != ParamType::Text {
+                    return Err(bad(format!("param {pname}: only TEXT lists its values")));
+                }
+                let mut spec =
+                    ParamSpec { name: pname.to_string(), ty, choices, default: None, description: String::new() };
+                if words.next_if_eq(&"=").is_some() {
+                    let v = words.next().ok_or_else(|| bad(format!("param {pname}: `=` without a default")))?;
+                    let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
+                    spec.parse(v, DateTime::UNIX_EPOCH).map_err(|e| bad(format!("param {pname}: default {e}")))?;
+                    spec.default = Some(v.to_string());
+                }
+                spec.description = words.collect::<Vec<_>>().join(" ");
+                params.push(spec);
             } else if let Some(v) = line.strip_prefix("--   ")
                 && in_description
             {
@@ -315,7 +345,13 @@ mod tests {
         assert_eq!(q.description, "d more");
         assert_eq!(
             q.params[0],
-            ParamSpec { name: "since".into(), ty: ParamType::Timestamp, default: None, description: "start".into() }
+            ParamSpec {
+                name: "since".into(),
+                ty: ParamType::Timestamp,
+                choices: vec![],
+                default: None,
+                description: "start".into()
+            }
         );
         for (text, expect) in [
             ("-- description: d\nSELECT 1", "no `-- name:`"),
@@ -347,13 +383,17 @@ mod tests {
         let p = |ty, t: &str| Param::parse(ty, t, now);
         assert_eq!(p(ParamType::Interval, "90d"), Ok(Param::Interval(Duration::days(90))));
         assert_eq!(p(ParamType::Interval, "5m"), Ok(Param::Interval(Duration::minutes(5))));
-        assert!(p(ParamType::Interval, "-5m").is_err() && p(ParamType::Interval, "5x").is_err());
+        for bad in ["-5m", "5x", "5é", "д", "", "999999999999d"] {
+            assert!(p(ParamType::Interval, bad).is_err(), "{bad}");
+        }
+        assert!(ts("-7д").is_err(), "a non-ASCII unit is an error, not a panic");
         assert_eq!(p(ParamType::Bigint, "12"), Ok(Param::Bigint(12)));
         assert_eq!(p(ParamType::Bigint, "1.5"), Err("\"1.5\" is not a whole number".into()));
         assert_eq!(p(ParamType::Double, "0.5"), Ok(Param::Double(0.5)));
         assert!(p(ParamType::Double, "NaN").is_err());
         // Text is kept as given: it is bound, never spliced.
         assert_eq!(p(ParamType::Text, "' OR 1=1 --"), Ok(Param::Text("' OR 1=1 --".into())));
+        assert_eq!(p(ParamType::Text, " alice "), Ok(Param::Text(" alice ".into())));
     }
 
     #[test]
@@ -366,6 +406,18 @@ mod tests {
         assert_eq!(q.params[0].default.as_deref(), Some("20"));
         assert_eq!(q.params[0].description, "rows");
         assert_eq!(q.params[1].default.as_deref(), Some("hour"));
+        let listed = Query::parse(
+            "q.sql",
+            "-- name: q\n-- description: d\n-- param: $1 u TEXT[hour|day] = hour  unit\n-- param: $2 n BIGINT = 1  n\nSELECT $1, $2",
+        )
+        .unwrap();
+        let now = DateTime::UNIX_EPOCH;
+        assert_eq!(listed.params[0].choices, ["hour", "day"]);
+        assert_eq!(listed.params[0].parse("day", now), Ok(Param::Text("day".into())));
+        assert_eq!(listed.params[0].parse("week", now), Err("\"week\" is not one of hour, day".into()));
+        assert_eq!(listed.params[1].parse("-1", now), Err("-1 is negative".into()));
+        let e = Query::parse("q.sql", "-- name: q\n-- description: d\n-- param: $1 u TEXT[a|b] = c  u\nSELECT $1");
+        assert!(e.unwrap_err().to_string().contains("default \"c\" is not one of a, b"));
         let e = Query::parse("q.sql", "-- name: q\n-- description: d\n-- param: $1 n BIGINT = x  rows\nSELECT $1");
         assert!(e.unwrap_err().to_string().contains("param n: default \"x\" is not a whole number"));
     }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
@@ -104,7 +104,7 @@ const __ce=console.error;console.error=(...a)=>{__errors.push(a.join(' '));__ce.
 addEventListener('load',()=>{
  const charts=[...document.querySelectorAll('figure.chart')];
  const drawn=charts.filter(f=>{const s=f.querySelector('svg');if(!s)return false;const b=s.getBBox();
-  return b.width>0&&b.height>0&&s.querySelectorAll('[data-mark]').length>0});
+  return b.width>0&&b.height>0&&s.querySelectorAll('[data-mark]:not([data-mark=empty])').length>0});
  document.body.dataset.charts=charts.length;
  document.body.dataset.rendered=drawn.length;
  document.body.dataset.errors=__errors.join(' | ');
@@ -128,12 +128,13 @@ pub fn render(d: &Data, since: DateTime<Utc>, until: DateTime<Utc>, generated: D
         fmt(generated)
     );
 
-    let times = d.over_time.times("bucket");
-    let series = [
-        ("tries", COLORS[0], d.over_time.numbers("tries")),
-        ("failures", COLORS[1], d.over_time.numbers("failures")),
-        ("denied or high risk", COLORS[2], blocked(&d.over_time)),
-    ];
+    let (times, series) = filled(
+        &d.over_time,
+        since,
+        until,
+        d.bucket,
+        &[("tries", COLORS[0]), ("failures", COLORS[1]), ("blocked", COLORS[2])],
+    );
     section(
         &mut h,
         "Sign-ins, failures and blocks over time",
@@ -148,7 +149,7 @@ pub fn render(d: &Data, since: DateTime<Utc>, until: DateTime<Utc>, generated: D
     let countries = d.by_country.texts("country");
     let bars = [
         ("failures", COLORS[1], d.by_country.numbers("failures")),
-        ("denied or high risk", COLORS[2], blocked(&d.by_country)),
+        ("blocked", COLORS[2], d.by_country.numbers("blocked")),
     ];
     section(
         &mut h,
@@ -197,14 +198,36 @@ pub fn render(d: &Data, since: DateTime<Utc>, until: DateTime<Utc>, generated: D
     h + "</body></html>\n"
 }
 
-/// Attempts denied plus those rated high (audit mode denies nothing, so a
-/// chart of denials alone would be empty exactly when a policy is tried out).
-fn blocked(rows: &Rows) -> Vec<f64> {
-    let (denied, high) = (rows.numbers("denied"), rows.numbers("high_risk"));
-    if high.is_empty() {
-        return denied;
-    }
-    high.iter().zip(denied.iter().chain(std::iter::repeat(&0.0))).map(|(h, d)| h.max(*d)).collect()
+/// One point per bucket from `since` to `until`, zero where the report has
+/// no row (a quiet hour is a zero, not a straight line across it), for the
+/// columns named in `series`.
+fn filled(
+    rows: &Rows,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket: &str,
+    series: &[(&'static str, &'static str)],
+) -> (Vec<i64>, Vec<(&'static str, &'static str, Vec<f64>)>) {
+    let step = if bucket == "day" { chrono::Duration::days(1) } else { chrono::Duration::hours(1) };
+    let start = if bucket == "day" {
+        since.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
+    } else {
+        since.date_naive().and_hms_opt(since.hour(), 0, 0).expect("a valid hour").and_utc()
+    };
+    let times: Vec<i64> = std::iter::successors(Some(start), |t| Some(*t + step))
+        .take_while(|t| *t < until)
+        .map(|t| t.timestamp_micros())
+        .collect();
+    let at = rows.times("bucket");
+    let out = series
+        .iter()
+        .map(|(name, color)| {
+            let values = rows.numbers(name);
+            let by_time: std::collections::HashMap<i64, f64> = at.iter().copied().zip(values).collect();
+            (*name, *color, times.iter().map(|t| by_time.get(t).copied().unwrap_or(0.0)).collect())
+        })
+        .collect();
+    (times, out)
 }
 
 fn section(h: &mut String, title: &str, id: &str, svg: &str, caption: &str) {

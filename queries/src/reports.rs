@@ -67,7 +67,7 @@ pub fn values(q: &Query, given: &[(String, String)], now: DateTime<Utc>) -> Resu
                     spec.default.as_deref().ok_or_else(|| err(&spec.name, "no value given and no default".into()))?
                 }
             };
-            let value = Param::parse(spec.ty, text, now).map_err(|m| err(&spec.name, m))?;
+            let value = spec.parse(text, now).map_err(|m| err(&spec.name, m))?;
             Ok((spec.name.clone(), value))
         })
         .collect()

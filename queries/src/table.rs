@@ -1,10 +1,64 @@
 //! Query results as text for a terminal: aligned columns, numbers to the
 //! right, cells cut with `…` so that a line fits the width given.
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+/// `schema` with every list column as text.
+pub fn lists_as_text_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+                Field::new(f.name(), DataType::Utf8, true)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// `batches` with every list column as its text (`[a, b]`), for formats
+/// without lists (CSV).
+pub fn lists_as_text(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, ArrowError> {
+    let flat = lists_as_text_schema(schema);
+    let options = FormatOptions::default();
+    batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(flat.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        return Ok(c.clone());
+                    }
+                    let text = ArrayFormatter::try_new(c.as_ref(), &options)?;
+                    let values: StringArray =
+                        (0..c.len()).map(|i| (!c.is_null(i)).then(|| text.value(i).to_string())).collect();
+                    Ok(Arc::new(values) as ArrayRef)
+                })
+                .collect::<Result<Vec<_>, ArrowError>>()?;
+            RecordBatch::try_new(flat.clone(), columns)
+        })
+        .collect()
+}
+
+/// Control characters (escape sequences, carriage returns) shown as
+/// `\u{1b}`: user names and user agents are chosen by whoever signs in, and
+/// must not drive the analyst's terminal.
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
 
 /// `s` cut to `width` characters, the last one an ellipsis when cut.
 pub fn cut(s: &str, width: usize) -> String {
@@ -31,7 +85,7 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], width: Option<usize>) 
         let formatters: Vec<ArrayFormatter> =
             batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<_, _>>()?;
         for r in 0..batch.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(r).to_string().replace(['\n', '\t'], " ")).collect());
+            rows.push(formatters.iter().map(|f| printable(&f.value(r).to_string())).collect());
         }
     }
     let chars = |s: &str| s.chars().count();
@@ -75,9 +129,7 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], width: Option<usize>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
+    use datafusion::arrow::array::Int64Array;
 
     fn batch() -> (SchemaRef, RecordBatch) {
         let schema = Arc::new(Schema::new(vec![
@@ -106,6 +158,34 @@ mod tests {
         assert_eq!(lines[2], format!("{:<36}  {:>8}", "GB", 7));
         assert_eq!(lines[3], format!("{:<36}  {:>8}", "", 12345));
         assert_eq!(lines.last(), Some(&"(3 rows)"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        let schema = Arc::new(Schema::new(vec![Field::new("username", DataType::Utf8, false)]));
+        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec!["eve\u{1b}[2J\rroot"]))])
+            .unwrap();
+        let t = table(&schema, &[b], None).unwrap();
+        assert!(t.contains("eve\\u{1b}[2J\\u{d}root"), "{t}");
+        assert!(!t.contains('\u{1b}') && !t.contains('\r'));
+    }
+
+    #[test]
+    fn lists_become_text_for_csv() {
+        use datafusion::arrow::array::ListBuilder;
+        use datafusion::arrow::array::StringBuilder;
+        let mut list = ListBuilder::new(StringBuilder::new());
+        list.values().append_value("new_country:AU");
+        list.values().append_value("new_device");
+        list.append(true);
+        list.append(false);
+        let list = list.finish();
+        let schema = Arc::new(Schema::new(vec![Field::new("reasons", list.data_type().clone(), true)]));
+        let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(list)]).unwrap();
+        let flat = lists_as_text(&schema, &[b]).unwrap();
+        let text = flat[0].column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(text.value(0), "[new_country:AU, new_device]");
+        assert!(text.is_null(1));
     }
 
     #[test]

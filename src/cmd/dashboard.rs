@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use pipeline::config::Config;
 use queries::LakeSession;
@@ -43,8 +44,11 @@ impl Context<'_> {
             self.period.iter().filter(|(k, _)| q.params.iter().any(|p| p.name == *k)).cloned().collect();
         given.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let values = reports::values(&q, &given, self.now)?;
-        let df = reports::dataframe(self.session, &q, &values, self.rules).await?;
-        Ok(Rows { batches: df.collect().await? })
+        let run = async {
+            reports::dataframe(self.session, &q, &values, self.rules).await?.collect().await.map_err(Into::into)
+        };
+        let batches: Result<_, queries::QueryError> = run.await;
+        Ok(Rows { batches: batches.with_context(|| format!("report {name}"))? })
     }
 }
 
@@ -60,7 +64,14 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let (since, until) = (parse("since", &args.since)?, parse("until", &args.until)?);
     anyhow::ensure!(since < until, "--since {} is not before --until {}", since.to_rfc3339(), until.to_rfc3339());
     let policy = functions::setup::policy_with(&config, None)?.policy;
-    let data = write(&lake, since, until, &policy.scoring, &args.out).await?;
+    // The request was right: a failure now is the lake's or the disk's (exit 1).
+    let data = match write(&lake, since, until, &policy.scoring, &args.out).await {
+        Ok(data) => data,
+        Err(e) => {
+            eprintln!("error: dashboard: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     println!(
         "dashboard {} ({} to {}, {} time buckets, {} countries, {} risky users, {} risky IPs, {} travel incidents)",
         args.out.display(),

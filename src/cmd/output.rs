@@ -42,44 +42,27 @@ impl OutputArgs {
     }
 
     /// Writes `batches` (with `schema`, which an empty result still has).
+    /// The whole result is encoded first, and a file is written under a
+    /// temporary name and renamed: a failure leaves no half-written output
+    /// and an existing `--out` file as it was.
     pub fn write(&self, schema: SchemaRef, batches: &[RecordBatch]) -> anyhow::Result<()> {
-        let mut out: Box<dyn Write> = match &self.out {
-            Some(path) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-            )),
-            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-        };
         let width = if self.out.is_none() { stdout_width() } else { None };
-        match self.format {
-            Format::Table => out.write_all(queries::table::table(&schema, batches, width)?.as_bytes())?,
-            Format::Csv => {
-                let mut w = csv::WriterBuilder::new().with_header(true).build(&mut out);
-                if batches.is_empty() {
-                    w.write(&RecordBatch::new_empty(schema.clone()))?;
-                }
-                batches.iter().try_for_each(|b| w.write(b))?;
+        let bytes = encode(self.format, schema, batches, width)?;
+        match &self.out {
+            Some(path) => {
+                let tmp = path.with_file_name(format!(
+                    ".{}.{}.tmp",
+                    path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+                    std::process::id()
+                ));
+                std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+                std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
             }
-            Format::Json => {
-                let mut w = json::ArrayWriter::new(&mut out);
-                batches.iter().try_for_each(|b| w.write(b))?;
-                // `[]` for an empty result too.
-                w.finish()?;
-                drop(w);
-                out.write_all(b"\n")?;
-            }
-            Format::Parquet => {
-                // Encoded whole first: the writer needs a `Send` sink, stdout's lock is not.
-                let mut bytes = Vec::new();
-                let mut w = ArrowWriter::try_new(&mut bytes, schema, None)?;
-                batches.iter().try_for_each(|b| w.write(b))?;
-                w.close()?;
-                out.write_all(&bytes)?;
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes).and_then(|()| out.flush()).context("cannot write standard output")?;
             }
         }
-        out.flush().with_context(|| match &self.out {
-            Some(p) => format!("cannot write {}", p.display()),
-            None => "cannot write standard output".into(),
-        })?;
         Ok(())
     }
 }
@@ -98,4 +81,34 @@ fn terminal_width() -> usize {
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
     if ok && size.ws_col > 0 { usize::from(size.ws_col) } else { 100 }
+}
+
+fn encode(format: Format, schema: SchemaRef, batches: &[RecordBatch], width: Option<usize>) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match format {
+        Format::Table => out = queries::table::table(&schema, batches, width)?.into_bytes(),
+        Format::Csv => {
+            // CSV has no lists: a list column becomes its text, `[a, b]`.
+            let flat = queries::table::lists_as_text(&schema, batches)?;
+            let mut w = csv::WriterBuilder::new().with_header(true).build(&mut out);
+            if flat.is_empty() {
+                w.write(&RecordBatch::new_empty(queries::table::lists_as_text_schema(&schema)))?;
+            }
+            flat.iter().try_for_each(|b| w.write(b))?;
+        }
+        Format::Json => {
+            let mut w = json::ArrayWriter::new(&mut out);
+            batches.iter().try_for_each(|b| w.write(b))?;
+            // `[]` for an empty result too.
+            w.finish()?;
+            drop(w);
+            out.push(b'\n');
+        }
+        Format::Parquet => {
+            let mut w = ArrowWriter::try_new(&mut out, schema, None)?;
+            batches.iter().try_for_each(|b| w.write(b))?;
+            w.close()?;
+        }
+    }
+    Ok(out)
 }

@@ -146,6 +146,9 @@ async fn run_report(config_path: Option<&Path>, args: RunArgs) -> anyhow::Result
     args.output.check()?;
     let lake = args.lake.open(&config)?;
     let values = reports::values(&q, &given, reports::now_for(&lake).await)?;
+    if let Some((since, until)) = reports::period(&values) {
+        anyhow::ensure!(since < until, "the period is empty: since {since} is not before until {until}");
+    }
     let policy = functions::setup::policy_with(&config, None)?.policy;
     let session = LakeSession::open(&lake).await?;
     let df = match reports::dataframe(&session, &q, &values, &policy.scoring).await {

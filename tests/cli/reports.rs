@@ -75,7 +75,7 @@ fn reports_are_listed_shown_and_run_in_every_format() {
     let csv = stdout(&run(&[&args[..], &["--format", "csv"]].concat()));
     assert_eq!(
         csv.lines().next(),
-        Some("country,tries,failures,denied,high_risk,users,ips,failure_ratio,failure_share")
+        Some("country,tries,failures,denied,high_risk,blocked,users,ips,failure_ratio,failure_share")
     );
     assert_eq!(csv.lines().count(), 9);
     let json = json_rows(&args[..7]);
@@ -128,11 +128,23 @@ fn sql_reads_the_lake_tables_and_standard_input() {
     let text = stdout(&out);
     assert_eq!(text.lines().next(), Some("decision_level,n"));
     assert!(text.lines().any(|l| l.starts_with("low,")), "{text}");
+    // CSV has no lists: a list column is written as its text.
+    let reasons = run(&[
+        "sql",
+        "SELECT decision_reasons FROM decisions WHERE cardinality(decision_reasons) > 1 LIMIT 1",
+        "--lake",
+        LAKE,
+        "--format",
+        "csv",
+    ]);
+    assert!(reasons.status.success(), "{}", stderr(&reasons));
+    let line = stdout(&reasons).lines().nth(1).unwrap_or_default().to_string();
+    assert!(line.starts_with("\"[") && line.contains(", "), "{line}");
 }
 
 #[test]
 fn exit_codes_tell_a_wrong_request_from_a_failed_run() {
-    let wrong: [(&[&str], &str); 7] = [
+    let wrong: [(&[&str], &str); 10] = [
         (&["report", "run", "no_such_report"], "no report named \"no_such_report\""),
         (
             &["report", "run", "failures_by_country", "-p", "limit=many"],
@@ -147,6 +159,12 @@ fn exit_codes_tell_a_wrong_request_from_a_failed_run() {
             "parameter since: \"last tuesday\" is not a time",
         ),
         (&["report", "run", "riskiest_users", "--since", "-1d"], "riskiest_users has no period"),
+        (
+            &["report", "run", "sign_ins_over_time", "-p", "bucket=week"],
+            "parameter bucket: \"week\" is not one of hour, day",
+        ),
+        (&["report", "run", "user_audit_trail"], "parameter username: no value given and no default"),
+        (&["report", "run", "failures_by_country", "--since", "-1d", "--until", "-2d"], "the period is empty"),
         (&["sql", "SELECT * FROM nowhere"], "nowhere"),
         (&["sql", "DROP TABLE events"], "DDL not supported"),
     ];
@@ -165,6 +183,18 @@ fn exit_codes_tell_a_wrong_request_from_a_failed_run() {
     let out = authtrail(demo_dir(), &["sql", "SELECT count(*) FROM events", "--lake", lake], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("error: query: "), "{}", stderr(&out));
+    let html = broken.path().join("dashboard.html");
+    let out = authtrail(demo_dir(), &["dashboard", "--lake", lake, "--out", html.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: dashboard: report sign_ins_over_time: "), "{}", stderr(&out));
+    assert!(!html.exists());
+    // A failed run leaves an existing --out file as it was.
+    let kept = broken.path().join("kept.csv");
+    std::fs::write(&kept, "earlier result\n").unwrap();
+    let args =
+        ["sql", "SELECT count(*) FROM events", "--lake", lake, "--format", "csv", "--out", kept.to_str().unwrap()];
+    assert_eq!(authtrail(demo_dir(), &args, &[]).status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "earlier result\n");
     // An empty result is a success.
     let none = run(&["report", "run", "user_audit_trail", "-p", "username=nobody", "--lake", LAKE, "--format", "csv"]);
     assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));

@@ -207,7 +207,7 @@ fn us(t: DateTime<Utc>) -> Value {
 async fn every_report_answers_the_story() {
     let f = fixture().await;
 
-    // bucket, tries, successes, failures, denied, high_risk, users, ips
+    // bucket, tries, successes, failures, denied, high_risk, blocked, users, ips
     let hourly = f.run("sign_ins_over_time", &[]).await;
     let tries: Vec<(Value, Value)> = hourly.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     assert_eq!(
@@ -218,14 +218,16 @@ async fn every_report_answers_the_story() {
     assert_eq!(
         daily,
         [
-            vec![us(at(9, 0, 0, 0)), json!(28), json!(3), json!(21), json!(4), json!(5), json!(17), json!(5)],
-            vec![us(at(10, 0, 0, 0)), json!(1), json!(1), json!(0), json!(0), json!(0), json!(1), json!(1)],
+            vec![us(at(9, 0, 0, 0)), json!(28), json!(3), json!(21), json!(4), json!(5), json!(5), json!(17), json!(5)],
+            vec![us(at(10, 0, 0, 0)), json!(1), json!(1), json!(0), json!(0), json!(0), json!(0), json!(1), json!(1)],
         ]
     );
 
-    // country, tries, failures, denied, high_risk, users, ips, failure_ratio, failure_share
+    // country, tries, failures, denied, high_risk, blocked, users, ips, failure_ratio, failure_share
     let countries = f.run("failures_by_country", &[]).await;
-    let head: Vec<Vec<Value>> = countries.iter().map(|r| r[..7].to_vec()).collect();
+    let head: Vec<Vec<Value>> = countries.iter().map(|r| [&r[..5], &r[6..8]].concat()).collect();
+    let blocked: Vec<&Value> = countries.iter().map(|r| &r[5]).collect();
+    assert_eq!(blocked, [&json!(0), &json!(4), &json!(0), &json!(1), &json!(0)], "denied or high, once each");
     assert_eq!(
         head,
         [
@@ -236,7 +238,7 @@ async fn every_report_answers_the_story() {
             vec![Value::Null, json!(1), json!(0), json!(0), json!(0), json!(1), json!(1)],
         ]
     );
-    assert_eq!(countries[0][8], json!(0.571), "NL has 12 of the 21 failures");
+    assert_eq!(countries[0][9], json!(0.571), "NL has 12 of the 21 failures");
     assert_eq!(f.run("failures_by_country", &[("limit", "2")]).await.len(), 2);
 
     let asns = f.run("failures_by_asn", &[]).await;
@@ -458,8 +460,13 @@ async fn parameters_cannot_inject_sql() {
         let rows = f.run("user_audit_trail", &[("username", attempt)]).await;
         assert!(rows.is_empty(), "{attempt:?} matched {} rows", rows.len());
     }
-    let rows = f.run("blocked_attempts", &[("min_level", "high' OR '1'='1")]).await;
-    assert_eq!(rows.len(), 5, "an unknown level is read as 'high': only the denials and alice's high-risk try");
+    // A text parameter with listed values takes those alone.
+    let q = reports::report("blocked_attempts").unwrap();
+    let e = reports::values(&q, &[("min_level".into(), "high' OR '1'='1".into())], until()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "query blocked_attempts: parameter min_level: \"high' OR '1'='1\" is not one of high, medium"
+    );
     // Nothing was dropped or changed by the attempts: the lake reads as before.
     let n = f.session.sql("SELECT count(*) FROM events").await.unwrap();
     assert_eq!(rows_count(&n), story().len() as i64);
@@ -492,17 +499,25 @@ async fn a_report_over_one_day_reads_that_day_only() {
     let all = f.lake.event_files().await.unwrap();
     let days: std::collections::BTreeSet<&str> = all.iter().map(|p| &p[..20]).collect();
     assert_eq!(days.len(), 3, "the lake has three days: {all:?}");
-    let q = reports::report("unverified_context").unwrap();
-    for (day, next) in [(9, 10), (10, 11)] {
-        let given =
-            [("since".to_string(), format!("2026-04-{day:02}")), ("until".to_string(), format!("2026-04-{next:02}"))];
-        let values = reports::values(&q, &given, until()).unwrap();
-        let df = reports::dataframe(&f.session, &q, &values, &Scoring::default()).await.unwrap();
-        let plan = df.create_physical_plan().await.unwrap();
-        let shown = displayable(plan.as_ref()).indent(true).to_string();
-        let read: Vec<&String> = all.iter().filter(|p| shown.contains(p.as_str())).collect();
-        let expected: Vec<&String> = all.iter().filter(|p| p.contains(&format!("dt=2026-04-{day:02}/"))).collect();
-        assert!(!expected.is_empty());
-        assert_eq!(read, expected, "the plan reads the files of 2026-04-{day:02} only:\n{shown}");
+    // A report on events alone and one through sign_ins; whole days, and a
+    // period ending mid-day, which reads its last day too.
+    for name in ["unverified_context", "failures_by_country"] {
+        let q = reports::report(name).unwrap();
+        for (from, to, days) in [
+            ("2026-04-09", "2026-04-10", &["2026-04-09"][..]),
+            ("2026-04-10", "2026-04-11", &["2026-04-10"][..]),
+            ("2026-04-09T06:00", "2026-04-10T08:00", &["2026-04-09", "2026-04-10"][..]),
+        ] {
+            let given = [("since".to_string(), from.to_string()), ("until".to_string(), to.to_string())];
+            let values = reports::values(&q, &given, until()).unwrap();
+            let df = reports::dataframe(&f.session, &q, &values, &Scoring::default()).await.unwrap();
+            let plan = df.create_physical_plan().await.unwrap();
+            let shown = displayable(plan.as_ref()).indent(true).to_string();
+            let read: Vec<&String> = all.iter().filter(|p| shown.contains(p.as_str())).collect();
+            let expected: Vec<&String> =
+                all.iter().filter(|p| days.iter().any(|d| p.contains(&format!("dt={d}/")))).collect();
+            assert!(!expected.is_empty());
+            assert_eq!(read, expected, "{name} from {from} to {to} reads {days:?}:\n{shown}");
+        }
     }
 }
