@@ -7,6 +7,8 @@
 //!   cargo bench -p authtrail-queries --bench reports           # 10 M events
 //!   AUTHTRAIL_BENCH_EVENTS=1000000 cargo bench -p authtrail-queries --bench reports
 //!
+//!   AUTHTRAIL_BENCH_REPORTS=impossible_travel,user_audit_trail cargo bench -p authtrail-queries --bench reports
+//!
 //! Under `cargo test --benches` it runs once on 5 000 events, as a smoke test.
 
 use std::time::Instant;
@@ -48,6 +50,10 @@ fn main() {
             reports::report("failures_by_country").unwrap(),
             one_day.to_vec(),
         )));
+        // `AUTHTRAIL_BENCH_REPORTS=a,b` runs those reports alone.
+        let only: Option<Vec<String>> =
+            std::env::var("AUTHTRAIL_BENCH_REPORTS").ok().map(|v| v.split(',').map(str::to_string).collect());
+        let cases = cases.filter(|(label, _, _)| only.as_ref().is_none_or(|o| o.contains(label)));
         for (label, q, given) in cases {
             let mut given = given;
             if q.name == "user_audit_trail" {

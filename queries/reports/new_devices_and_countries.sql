@@ -15,11 +15,12 @@ WITH period AS (
     FROM sign_ins
     WHERE time >= $1 AND time < $2 AND outcome = 'success' AND ip_verified
 ),
--- sign_ins covers the period only: the lookback is read from events.
+-- sign_ins covers the period only: the lookback is read from events. Copies of an event are not
+-- removed here (a window over every event of the lookback): copies sort next to each other, so the
+-- last copy of an attempt is the one its success follows, and DISTINCT below counts it once.
 earlier AS (
     SELECT event_id, event_type, time, user_pool_id, username, ip_verified, geo_country, device_key,
-           decision_action,
-           row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
+           decision_action
     FROM events
     WHERE time + CAST($3 AS INTERVAL) >= $1 AND time < $1
       AND dt >= CAST(CAST($1 - CAST($3 AS INTERVAL) AS DATE) AS VARCHAR)
@@ -31,7 +32,6 @@ ordered AS (
            lead(event_type) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS next_type,
            lead(time) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS next_time
     FROM earlier
-    WHERE copy = 1
 ),
 -- A successful sign-in: an attempt the trigger allowed that the user's next event confirms as a
 -- success within 5 minutes (sign_ins' usual success window).

@@ -16,7 +16,9 @@ WITH deduped AS (
     SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
            geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
            decision_action, decision_level,
-           row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
+           -- Copies share their user too: partitioned by user as well, a filter on the user passes
+           -- through both windows to the scan (one user's trail does not rank everyone's events).
+           row_number() OVER (PARTITION BY user_pool_id, username, event_id ORDER BY time) AS copy
     FROM events
     WHERE time >= $1 AND time < $2
       AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)

@@ -208,6 +208,10 @@ fn filled(
     bucket: &str,
     series: &[(&'static str, &'static str)],
 ) -> (Vec<i64>, Vec<(&'static str, &'static str, Vec<f64>)>) {
+    if rows.is_empty() {
+        // Nothing at all in the period: the chart says so rather than draw a flat line.
+        return (Vec::new(), series.iter().map(|(name, color)| (*name, *color, Vec::new())).collect());
+    }
     let step = if bucket == "day" { chrono::Duration::days(1) } else { chrono::Duration::hours(1) };
     let start = if bucket == "day" {
         since.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
