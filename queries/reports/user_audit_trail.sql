@@ -13,7 +13,7 @@ WITH trail AS (
            context_status, geo_country, geo_city, asn, as_org,
            device_browser, device_os, device_type, device_key, new_device,
            decision_action, decision_score, decision_level, decision_reasons,
-           row_number() OVER (PARTITION BY username, event_id ORDER BY time) AS copy
+           row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
     FROM events
     WHERE time >= $1 AND time < $2
       AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)
@@ -29,7 +29,7 @@ SELECT t.time, t.user_pool_id, t.username, t.event_type, s.outcome, t.client_id,
        t.decision_action AS action, t.decision_score AS score, t.decision_level AS level,
        array_to_string(t.decision_reasons, ', ') AS reasons
 FROM trail t
--- The user's condition is repeated for sign_ins, so that it is computed for this user alone.
-LEFT JOIN sign_ins s ON s.event_id = t.event_id AND s.username = $3
+-- sign_ins is registered for this user alone (the runner binds its only_user to username).
+LEFT JOIN sign_ins s ON s.event_id = t.event_id
 WHERE t.copy = 1
 ORDER BY t.time, t.event_type, t.event_id

@@ -12,13 +12,12 @@
 -- param: $2 until TIMESTAMP  end of the period (exclusive): the scoring time
 -- param: $3 success_window INTERVAL  how soon after an attempt its success must come
 -- param: $4 pending_window INTERVAL  how recent an attempt with nothing after it is still pending
+-- param: $5 only_user TEXT  one username's tries alone (a user's outcomes depend on their events only), or '' for everyone
 WITH deduped AS (
     SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
            geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
            decision_action, decision_level,
-           -- Copies share their user too: partitioned by user as well, a filter on the user passes
-           -- through both windows to the scan (one user's trail does not rank everyone's events).
-           row_number() OVER (PARTITION BY user_pool_id, username, event_id ORDER BY time) AS copy
+           row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
     FROM events
     WHERE time >= $1 AND time < $2
       AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)
@@ -26,6 +25,7 @@ WITH deduped AS (
       AND (dt < CAST(CAST($2 AS DATE) AS VARCHAR)
            OR (dt = CAST(CAST($2 AS DATE) AS VARCHAR) AND CAST(CAST($2 AS DATE) AS TIMESTAMP) < $2))
       AND event_type IN ('auth.attempt', 'auth.success', 'auth.failure')
+      AND ($5 = '' OR username = $5)
 ),
 ordered AS (
     SELECT *,

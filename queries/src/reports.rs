@@ -104,11 +104,17 @@ pub async fn dataframe(
     rules: &Scoring,
 ) -> Result<DataFrame, QueryError> {
     if let Some((since, until)) = period(values) {
+        // A report about one user (`username`) needs that user's tries alone.
+        let only_user = values.iter().find_map(|(n, v)| match v {
+            Param::Text(u) if n == "username" => Some(u.clone()),
+            _ => None,
+        });
         let sign_ins = [
             ("since", Param::Timestamp(since)),
             ("until", Param::Timestamp(until)),
             ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
             ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
+            ("only_user", Param::Text(only_user.unwrap_or_default())),
         ];
         session.register_query("sign_ins", &query("sign_ins")?, &sign_ins, false).await?;
     }

@@ -198,6 +198,7 @@ async fn register_sign_ins(
         ("until", Param::Timestamp(until)),
         ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
         ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
+        ("only_user", Param::Text(String::new())),
     ];
     let started = Instant::now();
     let result = session.register_query("sign_ins", &query("sign_ins")?, &params, cache).await;

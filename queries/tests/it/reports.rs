@@ -416,7 +416,7 @@ async fn duckdb_agrees_on_the_same_parquet() {
     let window = |s: i64| json!({ "interval_us": s * 1_000_000 });
     let sign_ins_step = json!({
         "view": "sign_ins", "sql": sign_ins.sql,
-        "params": [{ "ts": since.timestamp_micros() }, { "ts": until.timestamp_micros() }, window(300), window(60)],
+        "params": [{ "ts": since.timestamp_micros() }, { "ts": until.timestamp_micros() }, window(300), window(60), { "text": "" }],
     });
     let cases: [(&str, &[(&str, &str)]); 8] = [
         ("sign_ins_over_time", &[("bucket", "hour")]),

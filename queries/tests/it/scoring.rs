@@ -304,11 +304,12 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
             ("until", Param::Timestamp(now)),
             ("success_window", Param::Interval(window)),
             ("pending_window", Param::Interval(pending)),
+            ("only_user", Param::Text(String::new())),
         ];
         session.register_query("sign_ins", &sign_ins, &params, false).await.unwrap();
         let intervals =
             [json!({ "interval_us": window.num_microseconds() }), json!({ "interval_us": pending.num_microseconds() })];
-        let params = json!([us(since), us(now), intervals[0], intervals[1]]);
+        let params = json!([us(since), us(now), intervals[0], intervals[1], { "text": "" }]);
         steps.push(json!({ "view": "sign_ins", "sql": sign_ins.sql, "params": params }));
         let all = "SELECT * FROM sign_ins ORDER BY event_id";
         steps.push(json!({ "sql": all, "params": [] }));
