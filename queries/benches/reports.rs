@@ -24,13 +24,7 @@ use queries::reports;
 mod generated;
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let n: usize = if bench {
-        std::env::var("AUTHTRAIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
-    } else {
-        5_000
-    };
-    let runs = if bench { 5 } else { 1 };
+    let (n, runs) = generated::size();
     let lake_dir = generated::lake(n);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {

@@ -94,13 +94,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--child") {
         return child(Path::new(&args[i + 1]), args[i + 2].parse().unwrap());
     }
-    let bench = args.iter().any(|a| a == "--bench");
-    let n: usize = if bench {
-        std::env::var("AUTHTRAIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
-    } else {
-        5_000
-    };
-    let runs = if bench { 5 } else { 1 };
+    let (n, runs) = generated::size();
     let lake_dir = generated::lake(n);
     println!("scoring {n} events ({runs} runs each, median):");
     let me = std::env::current_exe().unwrap();

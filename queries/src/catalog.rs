@@ -153,7 +153,7 @@ impl Param {
                 Ok(x) if x.is_finite() => Ok(Param::Double(x)),
                 _ => Err(format!("{text:?} is not a number")),
             },
-            ParamType::Interval => duration(text)
+            ParamType::Interval => parse_duration(text)
                 .map(Param::Interval)
                 .ok_or_else(|| format!("{text:?} is not a duration like 90d, 24h, 5m or 60s")),
             ParamType::Timestamp => timestamp(text, now).map(Param::Timestamp).ok_or_else(|| {
@@ -165,9 +165,10 @@ impl Param {
     }
 }
 
-/// `90d`, `24h`, `5m`, `60s`; at most about 290 years (an interval
-/// parameter is bound in nanoseconds).
-fn duration(text: &str) -> Option<Duration> {
+/// `90d`, `24h`, `5m`, `60s`: a whole number and a unit; at most about 290
+/// years (an interval parameter is bound in nanoseconds). The one duration
+/// syntax of the command line (`--score-every` too).
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let (split, _) = text.char_indices().last()?;
     let (n, unit) = (text[..split].parse::<i64>().ok()?, &text[split..]);
     let seconds = match unit {
@@ -185,7 +186,7 @@ fn timestamp(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return Some(now);
     }
     if let Some(ago) = text.strip_prefix('-') {
-        return now.checked_sub_signed(duration(ago)?);
+        return now.checked_sub_signed(parse_duration(ago)?);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));

@@ -33,21 +33,15 @@ pub struct Args {
     work: Option<PathBuf>,
 }
 
-/// `90s`, `5m`, `2h`, `1d`.
+/// `90s`, `5m`, `2h`, `1d` (`queries::catalog::parse_duration`), more than
+/// 0 and at most a year.
 pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
-    let t = s.trim();
-    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = n.parse().map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 5m"))?;
-    let d = match unit {
-        "s" => chrono::Duration::try_seconds(n),
-        "m" => chrono::Duration::try_minutes(n),
-        "h" => chrono::Duration::try_hours(n),
-        "d" => chrono::Duration::try_days(n),
-        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
-    };
-    match d {
-        Some(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(366) => Ok(d),
-        _ => Err(format!("{s:?}: must be more than 0 and at most a year")),
+    let d = queries::catalog::parse_duration(s.trim())
+        .ok_or_else(|| format!("{s:?}: expected a whole number and a unit; the unit must be s, m, h or d (e.g. 5m)"))?;
+    if d > chrono::Duration::zero() && d <= chrono::Duration::days(366) {
+        Ok(d)
+    } else {
+        Err(format!("{s:?}: must be more than 0 and at most a year"))
     }
 }
 

@@ -10,6 +10,18 @@ use pipeline::lake::encode_parquet;
 
 pub const DAYS: i64 = 30;
 
+/// How many events and runs: 10 M (or `$AUTHTRAIL_BENCH_EVENTS`) and 5 runs
+/// under `cargo bench`; 5 000 and one run under `cargo test --benches`, as a
+/// smoke test.
+pub fn size() -> (usize, usize) {
+    if std::env::args().any(|a| a == "--bench") {
+        let n = std::env::var("AUTHTRAIL_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        (n, 5)
+    } else {
+        (5_000, 1)
+    }
+}
+
 /// The lake of `n` events under `$AUTHTRAIL_BENCH_DIR` (default the system
 /// temp dir), generated the first time and reused after.
 pub fn lake(n: usize) -> PathBuf {
