@@ -13,11 +13,14 @@
 -- param: $3 success_window INTERVAL  how soon after an attempt its success must come
 -- param: $4 pending_window INTERVAL  how recent an attempt with nothing after it is still pending
 -- param: $5 only_user TEXT  one username's tries alone (a user's outcomes depend on their events only), or '' for everyone
-WITH deduped AS (
+-- Both passes order the whole period once rather than partition it: DataFusion's windows over
+-- many small partitions (an event, a user) cost 3x more here. The rows of one user are
+-- consecutive in the second order, so a neighbour of another user is no neighbour.
+WITH tries AS (
     SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
            geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
            decision_action, decision_level,
-           row_number() OVER (PARTITION BY event_id ORDER BY time) AS copy
+           lag(event_id) OVER (ORDER BY event_id, time) AS copy_of
     FROM events
     WHERE time >= $1 AND time < $2
       AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)
@@ -27,14 +30,22 @@ WITH deduped AS (
       AND event_type IN ('auth.attempt', 'auth.success', 'auth.failure')
       AND ($5 = '' OR username = $5)
 ),
+neighbours AS (
+    SELECT *,
+           lead(user_pool_id) OVER w AS next_pool, lead(username) OVER w AS next_user,
+           lead(event_type) OVER w AS next_event, lead(time) OVER w AS next_time,
+           lag(user_pool_id) OVER w AS prev_pool, lag(username) OVER w AS prev_user,
+           lag(event_type) OVER w AS prev_event, lag(time) OVER w AS prev_time
+    FROM tries
+    -- the earliest copy of each event
+    WHERE copy_of IS NULL OR copy_of <> event_id
+    WINDOW w AS (ORDER BY user_pool_id, username, time, event_type, event_id)
+),
 ordered AS (
     SELECT *,
-           lead(event_type) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS next_type,
-           lead(time) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS next_time,
-           lag(event_type) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS prev_type,
-           lag(time) OVER (PARTITION BY user_pool_id, username ORDER BY time, event_type, event_id) AS prev_time
-    FROM deduped
-    WHERE copy = 1
+           CASE WHEN next_pool = user_pool_id AND next_user = username THEN next_event END AS next_type,
+           CASE WHEN prev_pool = user_pool_id AND prev_user = username THEN prev_event END AS prev_type
+    FROM neighbours
 )
 SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
        geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
