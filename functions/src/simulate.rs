@@ -469,34 +469,26 @@ struct Attributes {
 #[derive(Serialize)]
 struct Empty {}
 
-/// Simulates the pool and writes the replay file, in time order.
-pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io::Result<SimSummary> {
-    if geo.usable().is_empty() {
-        return Err(std::io::Error::other("the city database places no network in any listed city"));
-    }
-    if cfg.users == 0 || cfg.days == 0 {
-        return Err(std::io::Error::other("a pool needs at least one user and one day"));
-    }
-    let mut sim = Sim { cfg, geo, rng: fastrand::Rng::with_seed(cfg.seed), users: Vec::new(), tries: Vec::new() };
-    sim.population();
-    sim.benign();
-    sim.attacks();
-    let end = cfg.start + Duration::days(cfg.days.into());
-    sim.tries.retain(|t| t.at >= cfg.start && t.at < end);
-    sim.tries.sort_by_key(|t| t.at);
-    let region = cfg.user_pool_id.split('_').next().unwrap_or("eu-west-1");
-    let mut summary = SimSummary::default();
-    let mut kinds: Vec<(String, usize)> = Vec::new();
-    // Successes land 400 ms after their attempt, possibly after the next
-    // attempt: held here until the file's time passes them.
-    let mut held: std::collections::BinaryHeap<std::cmp::Reverse<(DateTime<Utc>, usize, String)>> =
-        std::collections::BinaryHeap::new();
-    for (n, t) in sim.tries.iter().enumerate() {
-        while held.peek().is_some_and(|h| h.0.0 <= t.at) {
-            let std::cmp::Reverse((_, _, line)) = held.pop().expect("peeked");
-            writeln!(out, "{line}")?;
-        }
-        let user = &sim.users[t.user as usize];
+/// A try's two lines: its pre-auth event, and the post-auth event or the
+/// backend's failure report that follows it a few hundred milliseconds later.
+struct Rendered {
+    now: String,
+    later_at: DateTime<Utc>,
+    later: String,
+}
+
+/// What every line of one file shares.
+struct Render<'a> {
+    cfg: &'a SimConfig,
+    region: &'a str,
+    users: &'a [User],
+}
+
+impl Render<'_> {
+    /// The lines of the `n`th try (`n` makes its nonce unique).
+    fn lines(&self, t: &Try, n: usize) -> serde_json::Result<Rendered> {
+        let cfg = self.cfg;
+        let user = &self.users[t.user as usize];
         let ctx = SignInContext {
             ip: t.ip.to_string(),
             user_agent: t.device.agent.to_string(),
@@ -514,7 +506,7 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
             received_at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
             event: Envelope {
                 version: "1",
-                region,
+                region: self.region,
                 user_pool_id: &cfg.user_pool_id,
                 user_name: &user.name,
                 caller_context: CallerContext { aws_sdk_version: "aws-sdk-js-3.700.0", client_id: &cfg.client_id },
@@ -528,33 +520,98 @@ pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io:
         let signed: BTreeMap<String, String> = ctx.sign(&user.name, &cfg.secret).into_iter().collect();
         let request =
             Request { user_attributes: &attributes, validation_data: Some(signed.clone()), new_device_used: None };
-        serde_json::to_writer(&mut *out, &line(t.at, "PreAuthentication_Authentication", request))?;
-        out.write_all(b"\n")?;
-        summary.pre_auth += 1;
-        let kind = t.label.split(':').next().unwrap_or("");
-        match kinds.iter_mut().find(|(k, _)| k == kind) {
-            Some((_, c)) => *c += 1,
-            None => kinds.push((kind.to_string(), 1)),
-        }
-        if t.succeeds {
+        let now = serde_json::to_string(&line(t.at, "PreAuthentication_Authentication", request))?;
+        let (later_at, later) = if t.succeeds {
             let request = Request {
                 user_attributes: &attributes,
                 validation_data: None,
                 new_device_used: Some(t.device.key.starts_with("attacker")),
             };
             let at = t.at + Duration::milliseconds(400);
-            let text = serde_json::to_string(&line(at, "PostAuthentication_Authentication", request))?;
-            held.push(std::cmp::Reverse((at, n, text)));
-            summary.post_auth += 1;
+            (at, serde_json::to_string(&line(at, "PostAuthentication_Authentication", request))?)
         } else {
             // Cognito answered NotAuthorizedException; the backend reports
             // it with the sign-in's signed context.
             let request =
                 Request { user_attributes: &attributes, validation_data: Some(signed), new_device_used: None };
             let at = t.at + Duration::milliseconds(300);
-            let text = serde_json::to_string(&line(at, BACKEND_FAILURE_SOURCE, request))?;
-            held.push(std::cmp::Reverse((at, n, text)));
-            summary.backend_failures += 1;
+            (at, serde_json::to_string(&line(at, BACKEND_FAILURE_SOURCE, request))?)
+        };
+        Ok(Rendered { now, later_at, later })
+    }
+
+    /// The lines of `tries` (the first being try `first`), on every core:
+    /// signing and JSON are most of the simulator's time.
+    fn all_lines(&self, tries: &[Try], first: usize) -> serde_json::Result<Vec<Rendered>> {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = tries.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = tries
+                .chunks(per)
+                .enumerate()
+                .map(|(w, part)| {
+                    scope.spawn(move || {
+                        let at = first + w * per;
+                        part.iter().enumerate().map(|(i, t)| self.lines(t, at + i)).collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(tries.len());
+            for part in parts {
+                all.extend(part.join().expect("a simulator thread panicked")?);
+            }
+            Ok(all)
+        })
+    }
+}
+
+/// Tries rendered at a time: enough to keep the cores busy, few enough
+/// that a month of a big pool is not all in memory as text.
+const RENDER_BATCH: usize = 1 << 14;
+
+/// Simulates the pool and writes the replay file, in time order.
+pub fn simulate(cfg: &SimConfig, geo: &SimGeo, out: &mut impl Write) -> std::io::Result<SimSummary> {
+    if geo.usable().is_empty() {
+        return Err(std::io::Error::other("the city database places no network in any listed city"));
+    }
+    if cfg.users == 0 || cfg.days == 0 {
+        return Err(std::io::Error::other("a pool needs at least one user and one day"));
+    }
+    let mut sim = Sim { cfg, geo, rng: fastrand::Rng::with_seed(cfg.seed), users: Vec::new(), tries: Vec::new() };
+    sim.population();
+    sim.benign();
+    sim.attacks();
+    let end = cfg.start + Duration::days(cfg.days.into());
+    sim.tries.retain(|t| t.at >= cfg.start && t.at < end);
+    sim.tries.sort_by_key(|t| t.at);
+    let region = cfg.user_pool_id.split('_').next().unwrap_or("eu-west-1");
+    let render = Render { cfg, region, users: &sim.users };
+    let mut summary = SimSummary::default();
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    // Successes land 400 ms after their attempt, possibly after the next
+    // attempt: held here until the file's time passes them.
+    let mut held: std::collections::BinaryHeap<std::cmp::Reverse<(DateTime<Utc>, usize, String)>> =
+        std::collections::BinaryHeap::new();
+    for (b, batch) in sim.tries.chunks(RENDER_BATCH).enumerate() {
+        let first = b * RENDER_BATCH;
+        for (i, (t, lines)) in batch.iter().zip(render.all_lines(batch, first)?).enumerate() {
+            while held.peek().is_some_and(|h| h.0.0 <= t.at) {
+                let std::cmp::Reverse((_, _, line)) = held.pop().expect("peeked");
+                writeln!(out, "{line}")?;
+            }
+            writeln!(out, "{}", lines.now)?;
+            held.push(std::cmp::Reverse((lines.later_at, first + i, lines.later)));
+            summary.pre_auth += 1;
+            if t.succeeds {
+                summary.post_auth += 1;
+            } else {
+                summary.backend_failures += 1;
+            }
+            let kind = t.label.split(':').next().unwrap_or("");
+            match kinds.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, c)) => *c += 1,
+                None => kinds.push((kind.to_string(), 1)),
+            }
         }
     }
     while let Some(std::cmp::Reverse((_, _, line))) = held.pop() {
