@@ -120,6 +120,7 @@ import duckdb, sys, time, statistics
 src, out = sys.argv[1], sys.argv[2]
 for threads in (1, 0):
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     if threads: con.execute(f"SET threads = {threads}")
     runs = []
     for _ in range(5):

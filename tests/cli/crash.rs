@@ -64,7 +64,7 @@ async fn consume_killed_at_random_points_keeps_every_event_exactly_once() {
     let python = std::env::var("AUTHTRAIL_TEST_PYTHON").expect("AUTHTRAIL_TEST_PYTHON is not set: run ./scripts/test");
     let lake = tmp.path().join("data/lake");
     let out = Command::new(python)
-        .args(["-c", "import duckdb,sys; print(*duckdb.sql(f\"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{sys.argv[1]}/events/**/*.parquet')\").fetchone())", lake.to_str().unwrap()])
+        .args(["-c", "import duckdb,sys; duckdb.sql('SET enable_progress_bar = false'); print(*duckdb.sql(f\"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{sys.argv[1]}/events/**/*.parquet')\").fetchone())", lake.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -55,7 +55,7 @@ async fn tour_events_reach_the_lake_and_read_back_in_two_engines() {
 
     // DuckDB, which no code of ours wrote.
     let python = std::env::var("AUTHTRAIL_TEST_PYTHON").expect("AUTHTRAIL_TEST_PYTHON is not set: run ./scripts/test");
-    let script = "import duckdb,sys,json\nfor r in duckdb.sql(f\"SELECT event_id, username, geo_city, epoch_us(time) FROM read_parquet('{sys.argv[1]}/events/**/*.parquet') ORDER BY event_id\").fetchall(): print(json.dumps(r))";
+    let script = "import duckdb,sys,json\nduckdb.sql('SET enable_progress_bar = false')\nfor r in duckdb.sql(f\"SELECT event_id, username, geo_city, epoch_us(time) FROM read_parquet('{sys.argv[1]}/events/**/*.parquet') ORDER BY event_id\").fetchall(): print(json.dumps(r))";
     let lake_dir = tmp.path().join("data/lake");
     let out = std::process::Command::new(python).args(["-c", script, lake_dir.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -89,7 +89,7 @@ fn reports_are_listed_shown_and_run_in_every_format() {
     let python = std::env::var("AUTHTRAIL_TEST_PYTHON")
         .expect("AUTHTRAIL_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs DuckDB");
     let duck = Command::new(python)
-        .args(["-c", "import duckdb, sys; print(duckdb.sql(f\"SELECT count(*), sum(failures), first(country ORDER BY failures DESC) FROM '{sys.argv[1]}'\").fetchone())", parquet.to_str().unwrap()])
+        .args(["-c", "import duckdb, sys; duckdb.sql('SET enable_progress_bar = false'); print(duckdb.sql(f\"SELECT count(*), sum(failures), first(country ORDER BY failures DESC) FROM '{sys.argv[1]}'\").fetchone())", parquet.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(duck.status.success(), "{}", String::from_utf8_lossy(&duck.stderr));

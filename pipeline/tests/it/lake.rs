@@ -132,6 +132,8 @@ async fn every_column_round_trips_and_duckdb_reads_the_same_values() {
         .expect("AUTHTRAIL_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs DuckDB");
     let script = r#"
 import duckdb, json, sys
+# No progress bar: it prints to stdout (a slow query on a busy machine).
+duckdb.sql("SET enable_progress_bar = false")
 rows = duckdb.sql(f"""
   SELECT event_id, epoch_us(time) AS time_us, event_type, username, schema_version, ip_verified, context_status,
          geo_city, geo_latitude, geo_accuracy_radius_km, asn, login_count, anon_tor, new_device,

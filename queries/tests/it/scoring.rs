@@ -394,6 +394,19 @@ async fn copies_denials_forged_ips_and_pending_tries_do_not_make_risk() {
     // An attempt 30 s ago with nothing after it yet is pending; 2 minutes ago, failed.
     events.push(ev("p1", "auth.attempt", now - Duration::seconds(30), "late", Some("192.0.2.40"), None, None));
     events.push(ev("p2", "auth.attempt", now - Duration::minutes(2), "later", Some("192.0.2.40"), None, None));
+    // Neighbours of another user are no neighbours (`sign_ins` orders the
+    // whole period): a success of the same name in another pool, or of the
+    // next name, does not make an attempt succeed, and a failure report
+    // right after another user's attempt is a failed try of its own.
+    let at = now - Duration::minutes(4);
+    events.push(ev("n1", "auth.attempt", at, "nb1", Some("192.0.2.50"), None, None));
+    let mut other_pool = ev("n1s", "auth.success", at + Duration::seconds(1), "nb1", None, None, None);
+    other_pool.user_pool_id = "pool2".into();
+    events.push(other_pool);
+    events.push(ev("n2", "auth.attempt", at, "nb2", Some("192.0.2.51"), None, None));
+    events.push(ev("n3s", "auth.success", at + Duration::seconds(1), "nb3", None, None, None));
+    events.push(ev("n4", "auth.attempt", at, "nb4", Some("192.0.2.52"), None, None));
+    events.push(ev("n5f", "auth.failure", at + Duration::seconds(1), "nb5", Some("192.0.2.52"), None, None));
     let (tmp, lake) = lake_with(&events).await;
     // A partition outside the scoring horizon that cannot be read: pruning
     // by `dt` means it is never opened.
@@ -411,7 +424,7 @@ async fn copies_denials_forged_ips_and_pending_tries_do_not_make_risk() {
     assert_eq!(denied.1.reasons, vec!["blocked_attempts:1_1d".to_string()]);
     // The day's sign_ins are still registered: read the outcomes.
     let outcomes = session
-        .sql("SELECT username, outcome, count(*) AS n FROM sign_ins WHERE username IN ('late', 'later', 'staff3', 'den3') GROUP BY username, outcome ORDER BY username")
+        .sql("SELECT username, outcome, count(*) AS n FROM sign_ins WHERE username IN ('late', 'later', 'staff3', 'den3', 'nb1', 'nb2', 'nb4', 'nb5') GROUP BY username, outcome ORDER BY username")
         .await
         .unwrap();
     let got = rows(&outcomes);
@@ -421,6 +434,10 @@ async fn copies_denials_forged_ips_and_pending_tries_do_not_make_risk() {
             vec![json!("den3"), json!("denied"), json!(1)],
             vec![json!("late"), json!("pending"), json!(1)],
             vec![json!("later"), json!("failure"), json!(1)],
+            vec![json!("nb1"), json!("failure"), json!(1)],
+            vec![json!("nb2"), json!("failure"), json!(1)],
+            vec![json!("nb4"), json!("failure"), json!(1)],
+            vec![json!("nb5"), json!("failure"), json!(1)],
             vec![json!("staff3"), json!("success"), json!(1)],
         ]
     );
