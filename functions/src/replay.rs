@@ -27,7 +27,7 @@ use pipeline::risk::snapshot::{LiveSnapshot, SnapshotData};
 use pipeline::risk::{CompiledPolicy, Level};
 use pipeline::stream::LocalStream;
 use pipeline::telemetry::LineOut;
-use queries::score::{Profiles, ScoreParams};
+use queries::score::{Held, ScoreParams};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -187,8 +187,8 @@ pub struct Replayer {
     pub consumer: Consumer<LocalSource>,
     pub snapshots: SnapshotLocation,
     pub score_every: Duration,
-    /// The scorer's profiles between runs.
-    profiles: tokio::sync::Mutex<Option<Profiles>>,
+    /// What the scorer keeps between runs.
+    held: tokio::sync::Mutex<Held>,
 }
 
 impl Replayer {
@@ -213,7 +213,7 @@ impl Replayer {
             consumer: Consumer { source: LocalSource { dir: stream_dir }, lake, batch_records: setup.batch_records },
             snapshots: SnapshotLocation::Local(snapshot_dir),
             score_every: setup.score_every,
-            profiles: Default::default(),
+            held: Default::default(),
         })
     }
 }
@@ -281,7 +281,7 @@ impl Replayer {
             &self.consumer.lake,
             &self.snapshots,
             &params,
-            &mut *self.profiles.lock().await,
+            &mut *self.held.lock().await,
             &LineOut::Discard,
             "authtrail",
         )

@@ -10,7 +10,7 @@ use pipeline::risk::location::{SnapshotLocation, publish_snapshot};
 use pipeline::risk::snapshot::SnapshotData;
 use pipeline::telemetry::{LineOut, Metric, emf_line};
 use queries::LakeSession;
-use queries::score::{Profiles, ScoreParams, ScoreReport, profiles, score_with};
+use queries::score::{Held, ScoreParams, ScoreReport, score_held};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScorerError {
@@ -31,15 +31,13 @@ pub struct ScorerRun {
     pub data: SnapshotData,
 }
 
-/// One scheduled run (and one `authtrail score`). `profiles` holds the
-/// horizon's profiles between runs of a process that keeps running; they
-/// are re-read when missing, older than `profile_every_secs` or from the
-/// future.
+/// One scheduled run (and one `authtrail score`). `held` is what a process
+/// that keeps running carries between runs (see [`score_held`]).
 pub async fn handle(
     lake: &Lake,
     snapshots: &SnapshotLocation,
     params: &ScoreParams,
-    profiles_held: &mut Option<Profiles>,
+    held: &mut Held,
     metrics: &LineOut,
     namespace: &str,
 ) -> Result<ScorerRun, ScorerError> {
@@ -47,13 +45,7 @@ pub async fn handle(
     let now = params.now;
     let session = LakeSession::open(lake).await?;
     let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let every = chrono::Duration::seconds(params.rules.profile_every_secs.into());
-    let horizon = match profiles_held.take() {
-        Some(p) if p.at <= now && now - p.at < every => p,
-        _ => profiles(&session, params).await?,
-    };
-    let (data, mut report) = score_with(&session, params, &horizon, &version).await?;
-    *profiles_held = Some(horizon);
+    let (data, mut report) = score_held(&session, params, held, &version).await?;
     report.seconds = started.elapsed().as_secs_f64();
     let published = publish_snapshot(snapshots, &data).await?;
     // The same run as tables for reports (`risk/*/latest.parquet`). The

@@ -22,11 +22,17 @@ WITH tries AS (
            decision_action, decision_level,
            lag(event_id) OVER (ORDER BY event_id, time) AS copy_of
     FROM events
-    WHERE time >= $1 AND time < $2
-      AND dt >= CAST(CAST($1 AS DATE) AS VARCHAR)
-      -- until is exclusive: its date's files only when it is past that midnight
-      AND (dt < CAST(CAST($2 AS DATE) AS VARCHAR)
-           OR (dt = CAST(CAST($2 AS DATE) AS VARCHAR) AND CAST(CAST($2 AS DATE) AS TIMESTAMP) < $2))
+    -- read from one success window before the period: a try's neighbours are the same whatever the
+    -- period's start, so a day's rows can be computed in pieces and held (the scorer does)
+    WHERE time >= $1 - CAST($3 AS INTERVAL) AND time < $2
+      -- the hourly partitions that can hold those times (dt 'YYYY-MM-DD', hour 'HH'), from the first
+      -- instant read to the last (until is exclusive)
+      AND (dt > CAST(CAST($1 - CAST($3 AS INTERVAL) AS DATE) AS VARCHAR)
+           OR (dt = CAST(CAST($1 - CAST($3 AS INTERVAL) AS DATE) AS VARCHAR)
+               AND hour >= lpad(CAST(date_part('hour', $1 - CAST($3 AS INTERVAL)) AS VARCHAR), 2, '0')))
+      AND (dt < CAST(CAST($2 - INTERVAL '1 microsecond' AS DATE) AS VARCHAR)
+           OR (dt = CAST(CAST($2 - INTERVAL '1 microsecond' AS DATE) AS VARCHAR)
+               AND hour <= lpad(CAST(date_part('hour', $2 - INTERVAL '1 microsecond') AS VARCHAR), 2, '0')))
       AND event_type IN ('auth.attempt', 'auth.success', 'auth.failure')
       AND ($5 = '' OR username = $5)
 ),
@@ -57,6 +63,7 @@ SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verifie
                  AND time + CAST($4 AS INTERVAL) > $2 THEN 'pending'
             ELSE 'failure' END AS outcome
 FROM ordered
-WHERE event_type = 'auth.attempt'
-   OR (event_type = 'auth.failure'
-       AND NOT (prev_type IS NOT NULL AND prev_type = 'auth.attempt' AND prev_time + CAST($3 AS INTERVAL) >= time))
+WHERE time >= $1
+  AND (event_type = 'auth.attempt'
+       OR (event_type = 'auth.failure'
+           AND NOT (prev_type IS NOT NULL AND prev_type = 'auth.attempt' AND prev_time + CAST($3 AS INTERVAL) >= time)))

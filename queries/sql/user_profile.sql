@@ -24,12 +24,14 @@ last_placed AS (
     ) p
     WHERE placed_rn = 1
 ),
+-- array_distinct(array_agg(x)) rather than array_agg(DISTINCT x): DataFusion 55 keeps a hash set
+-- per user for the latter, and the scorer's run spent more time creating them than aggregating.
 seen AS (
     SELECT user_pool_id, username,
-           array_agg(DISTINCT geo_country) FILTER (WHERE rn <= $1 AND geo_country IS NOT NULL) AS countries,
-           array_agg(DISTINCT geo_city) FILTER (WHERE rn <= $1 AND geo_city IS NOT NULL) AS cities,
-           array_agg(DISTINCT device_key) FILTER (WHERE rn <= $1 AND device_key IS NOT NULL) AS devices,
-           array_agg(DISTINCT CAST(date_part('hour', time) AS INTEGER)) FILTER (WHERE rn <= $1) AS hours,
+           array_distinct(array_agg(geo_country) FILTER (WHERE rn <= $1 AND geo_country IS NOT NULL)) AS countries,
+           array_distinct(array_agg(geo_city) FILTER (WHERE rn <= $1 AND geo_city IS NOT NULL)) AS cities,
+           array_distinct(array_agg(device_key) FILTER (WHERE rn <= $1 AND device_key IS NOT NULL)) AS devices,
+           array_distinct(array_agg(CAST(date_part('hour', time) AS INTEGER)) FILTER (WHERE rn <= $1)) AS hours,
            count(*) AS logins
     FROM ranked
     GROUP BY user_pool_id, username

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 pub use datafusion;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
@@ -118,27 +119,28 @@ impl LakeSession {
         df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })
     }
 
-    /// Registers (or replaces) the table `name` as the result of a catalogue
-    /// query with bound parameters: a view that queries over it run as part
-    /// of theirs, or, with `cache`, computed once and held in memory (for a
-    /// result several queries read).
+    /// Registers (or replaces) the table `name` as a view of a catalogue
+    /// query with bound parameters: queries over it run it as part of theirs.
     pub async fn register_query(
         &self,
         name: &str,
         q: &catalog::Query,
         params: &[(&str, catalog::Param)],
-        cache: bool,
     ) -> Result<(), QueryError> {
         let values = q.bind(params)?;
-        let table = async {
-            let df = self.ctx.sql(&q.sql).await?.with_param_values(values)?;
-            let df = if cache { df.cache().await? } else { df };
-            Ok::<_, DataFusionError>(df.into_view())
-        }
-        .await
-        .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
+        let table = async { Ok::<_, DataFusionError>(self.ctx.sql(&q.sql).await?.with_param_values(values)?.into_view()) }
+            .await
+            .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
         self.ctx.deregister_table(name)?;
         self.ctx.register_table(name, table)?;
+        Ok(())
+    }
+
+    /// Registers (or replaces) the table `name` as `batches`, held in memory.
+    pub fn register_batches(&self, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), QueryError> {
+        let table = MemTable::try_new(schema, vec![batches])?;
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 

@@ -116,7 +116,7 @@ pub async fn dataframe(
             ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
             ("only_user", Param::Text(only_user.unwrap_or_default())),
         ];
-        session.register_query("sign_ins", &query("sign_ins")?, &sign_ins, false).await?;
+        session.register_query("sign_ins", &query("sign_ins")?, &sign_ins).await?;
     }
     let named: Vec<(&str, Param)> = values.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     session.dataframe(q, &named).await

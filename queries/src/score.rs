@@ -2,8 +2,10 @@
 //! risk snapshot for the pre-auth trigger.
 //!
 //! `sign_ins.sql` decides, once, which tries failed; it is registered as the
-//! view `sign_ins` over the profile horizon for `user_profile.sql`, then over
-//! the last day for `user_risk.sql` and `source_risk.sql`. The counts come
+//! view `sign_ins` over the profile horizon for `user_profile.sql`, then held
+//! in memory over the last day for `user_risk.sql` and `source_risk.sql`. A
+//! process that scores again and again ([`Held`]) re-reads only the day's
+//! last hour or so: older sign-ins cannot change. The counts come
 //! from SQL; the rules that turn counts into 0–100 scores with reasons are
 //! here, with their thresholds from the policy's `[scoring]` section.
 
@@ -14,8 +16,10 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
 use pipeline::risk::snapshot::SnapshotData;
 use pipeline::risk::{LastSuccess, Level, Policy, Risk, Scoring, UserProfile};
@@ -184,26 +188,85 @@ async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Res
     result
 }
 
-/// (Re)registers `sign_ins` over `[since, until)`; `cache` when several
-/// queries will read it.
-async fn register_sign_ins(
-    session: &LakeSession,
-    rules: &Scoring,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    cache: bool,
-) -> Result<(), QueryError> {
-    let params = [
+/// `sign_ins`' parameters for `[since, until)`.
+fn sign_ins_params(rules: &Scoring, since: DateTime<Utc>, until: DateTime<Utc>) -> [(&'static str, Param); 5] {
+    [
         ("since", Param::Timestamp(since)),
         ("until", Param::Timestamp(until)),
         ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
         ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
         ("only_user", Param::Text(String::new())),
-    ];
+    ]
+}
+
+/// Registers `sign_ins` over `[since, until)` as a view (read once).
+async fn register_sign_ins(
+    session: &LakeSession,
+    rules: &Scoring,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(), QueryError> {
+    session.register_query("sign_ins", &query("sign_ins")?, &sign_ins_params(rules, since, until)).await
+}
+
+/// How old a sign-in must be before a run holds it for the next: past its
+/// success and pending windows, and past the time its events take to reach
+/// the lake (the lake writer's batch window, seconds to minutes; an hour
+/// is ample). Later arrivals are counted when the day is next read whole.
+fn settle_time(rules: &Scoring) -> Duration {
+    Duration::hours(1).max(Duration::seconds(rules.success_window_secs.into()))
+}
+
+/// The day's sign-ins one run leaves to the next: the rows before `before`,
+/// which no later event can change (see [`settle_time`]).
+#[derive(Debug, Clone)]
+pub struct SettledDay {
+    before: DateTime<Utc>,
+    batches: Vec<RecordBatch>,
+}
+
+/// The rows of `batches` with a `time` in `[from, to)`.
+fn rows_between(batches: &[RecordBatch], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RecordBatch>, QueryError> {
+    let (from, to) = (from.timestamp_micros(), to.timestamp_micros());
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let time = int(b, "time")?;
+        let keep: BooleanArray =
+            time.iter().map(|t| Some(t.is_some_and(|t| from <= t && t < to))).collect();
+        let kept = filter_record_batch(b, &keep).map_err(|e| QueryError::Shape(e.to_string()))?;
+        if kept.num_rows() > 0 {
+            out.push(kept);
+        }
+    }
+    Ok(out)
+}
+
+/// Registers the day's sign-ins, `[now - 1 day, now)`, as the table
+/// `sign_ins` held in memory (several queries read it): the rows `settled`
+/// holds are reused, the rest read from the lake. Returns what the next
+/// run can hold.
+async fn register_day(
+    session: &LakeSession,
+    rules: &Scoring,
+    now: DateTime<Utc>,
+    settled: Option<SettledDay>,
+) -> Result<SettledDay, QueryError> {
     let started = Instant::now();
-    let result = session.register_query("sign_ins", &query("sign_ins")?, &params, cache).await;
-    tracing::debug!(cache, ms = started.elapsed().as_secs_f64() * 1000.0, "sign_ins registered");
-    result
+    let day_start = now - Duration::days(1);
+    let cut = (now - settle_time(rules)).max(day_start);
+    let (read_from, mut rows) = match settled {
+        // Held rows from a run at or before this one's cut, still in the day.
+        Some(s) if s.before <= cut && s.before > day_start => (s.before, rows_between(&s.batches, day_start, s.before)?),
+        _ => (day_start, Vec::new()),
+    };
+    let q = query("sign_ins")?;
+    let df = session.dataframe(&q, &sign_ins_params(rules, read_from, now)).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    rows.extend(df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?);
+    let next = SettledDay { before: cut, batches: rows_between(&rows, day_start, cut)? };
+    session.register_batches("sign_ins", schema, rows)?;
+    tracing::debug!(read_from = %read_from, ms = started.elapsed().as_secs_f64() * 1000.0, "day's sign_ins registered");
+    Ok(next)
 }
 
 /// A result column by name as `T`, whatever width the engine chose for it.
@@ -306,7 +369,7 @@ pub async fn profiles(session: &LakeSession, p: &ScoreParams) -> Result<Profiles
         _ => 0,
     };
     // The profile horizon is read once: a view.
-    register_sign_ins(session, &p.rules, horizon_start, p.now, false).await?;
+    register_sign_ins(session, &p.rules, horizon_start, p.now).await?;
     let batches = run(session, "user_profile", &p.profile_params()).await?;
     Ok(Profiles { at: p.now, rows_in, users: read_profiles(batches, p.now)? })
 }
@@ -333,42 +396,57 @@ fn merge(profile: &mut UserProfile, recent: UserProfile) {
     }
 }
 
+/// What a scorer process keeps from one run to the next (a warm Lambda
+/// container, a replay): the horizon's profiles and the day's settled
+/// sign-ins.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub profiles: Option<Profiles>,
+    pub day: Option<SettledDay>,
+}
+
 /// Runs the scoring SQL and builds the snapshot (not yet written).
 pub async fn score(
     session: &LakeSession,
     p: &ScoreParams,
     version: &str,
 ) -> Result<(SnapshotData, ScoreReport), QueryError> {
-    let started = Instant::now();
-    let horizon = profiles(session, p).await?;
-    let (data, mut report) = score_with(session, p, &horizon, version).await?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok((data, report))
+    score_held(session, p, &mut Held::default(), version).await
 }
 
-/// A run with profiles computed earlier (`profiles.at` ≤ `p.now`): the last
-/// day is scored as always, and its successes are merged into the profiles,
-/// so the trigger knows a new device, place or last sign-in within one run
-/// while the horizon is re-read less often.
-pub async fn score_with(
+/// A run that reuses what `held` has from earlier runs and leaves what the
+/// next can reuse. The profiles are re-read when missing, from the future
+/// or older than `profile_every_secs`, and the day is then read whole (so
+/// events that reached the lake late count from then on); otherwise the
+/// day's successes are merged into the held profiles, so the trigger knows
+/// a new device, place or last sign-in within one run, and only the
+/// sign-ins not yet settled are read from the lake.
+pub async fn score_held(
     session: &LakeSession,
     p: &ScoreParams,
-    horizon: &Profiles,
+    held: &mut Held,
     version: &str,
 ) -> Result<(SnapshotData, ScoreReport), QueryError> {
     let started = Instant::now();
+    let every = Duration::seconds(p.rules.profile_every_secs.into());
+    let horizon = match held.profiles.take() {
+        Some(h) if h.at <= p.now && p.now - h.at < every => h,
+        _ => {
+            held.day = None;
+            profiles(session, p).await?
+        }
+    };
     let rules = &p.rules;
-    let day_start = p.now - Duration::days(1);
     let rows_in = horizon.rows_in;
     let mut users = horizon.users.clone();
-    // The day is read several times: cached.
-    register_sign_ins(session, rules, day_start, p.now, true).await?;
+    held.day = Some(register_day(session, rules, p.now, held.day.take()).await?);
     if horizon.at < p.now {
         let recent = run(session, "user_profile", &p.profile_params()).await?;
         for (user, profile) in read_profiles(recent, p.now)? {
             merge(users.entry(user).or_default(), profile);
         }
     }
+    held.profiles = Some(horizon);
     let mut risky_users = 0;
     for b in run(session, "user_risk", &[]).await? {
         let (pool, user) = (text(&b, "user_pool_id")?, text(&b, "username")?);

@@ -45,7 +45,7 @@ pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyho
         lake,
         &config.snapshot_location(),
         &params,
-        &mut None,
+        &mut Default::default(),
         &LineOut::Discard,
         "authtrail",
     )

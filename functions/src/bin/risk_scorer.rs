@@ -6,7 +6,7 @@ use pipeline::config::Config;
 use pipeline::lake::Lake;
 use pipeline::risk::Policy;
 use pipeline::telemetry::LineOut;
-use queries::score::{Profiles, ScoreParams};
+use queries::score::{Held, ScoreParams};
 use tokio::sync::Mutex;
 
 #[tokio::main]
@@ -18,8 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let policy: &'static Policy = Box::leak(Box::new(functions::setup::policy(config)?.policy));
     let metrics: &'static LineOut =
         Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
-    // Profiles kept while the container stays warm (see `profile_every_secs`).
-    let held: &'static Mutex<Option<Profiles>> = Box::leak(Box::new(Mutex::new(None)));
+    // Profiles and the day's settled sign-ins, kept while the container stays warm.
+    let held: &'static Mutex<Held> = Box::leak(Box::new(Mutex::new(Held::default())));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
         let run = functions::risk_scorer::handle(
             lake,

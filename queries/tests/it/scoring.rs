@@ -7,10 +7,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use pipeline::event::Event;
 use pipeline::risk::RiskSource;
-use pipeline::risk::snapshot::{Snapshot, write_snapshot};
+use pipeline::risk::snapshot::{Snapshot, SnapshotData, write_snapshot};
+use pipeline::risk::{Risk, UserProfile};
+use std::net::IpAddr;
 use queries::LakeSession;
 use queries::catalog::{Param, query};
-use queries::score::{ScoreParams, score};
+use queries::score::{Held, ScoreParams, score, score_held};
 use serde_json::{Value, json};
 
 use super::lake_with;
@@ -306,7 +308,7 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
             ("pending_window", Param::Interval(pending)),
             ("only_user", Param::Text(String::new())),
         ];
-        session.register_query("sign_ins", &sign_ins, &params, false).await.unwrap();
+        session.register_query("sign_ins", &sign_ins, &params).await.unwrap();
         let intervals =
             [json!({ "interval_us": window.num_microseconds() }), json!({ "interval_us": pending.num_microseconds() })];
         let params = json!([us(since), us(now), intervals[0], intervals[1], { "text": "" }]);
@@ -473,7 +475,8 @@ async fn held_profiles_merge_the_day_and_untrusted_sign_ins_teach_nothing() {
     events.extend(success("evil", now - Duration::minutes(30), sydney, "attacker", Some("high"), false));
     let (_tmp2, lake) = lake_with(&events).await;
     let session = LakeSession::open(&lake).await.unwrap();
-    let (data, _) = queries::score::score_with(&session, &ScoreParams::at(now), &held, "v").await.unwrap();
+    let mut held = Held { profiles: Some(held), day: None };
+    let (data, _) = score_held(&session, &ScoreParams::at(now), &mut held, "v").await.unwrap();
     let alice = &data.users.iter().find(|(k, _)| k == "pool/alice").unwrap().1;
     assert_eq!(alice.known_devices, ["laptop", "phone"], "the day's success merged in; the attacker's is not learnt");
     assert_eq!(alice.known_countries, ["FR", "GB"]);
@@ -486,4 +489,60 @@ async fn held_profiles_merge_the_day_and_untrusted_sign_ins_teach_nothing() {
         (&again.known_devices, &again.known_countries, again.last_success.as_ref().map(|l| l.time)),
         (&alice.known_devices, &alice.known_countries, Some(last.time))
     );
+}
+
+/// What a snapshot says, for comparing two runs.
+fn verdicts(data: &SnapshotData) -> (&[(String, UserProfile)], &[(IpAddr, Risk)], &[(u32, Risk)]) {
+    (&data.users, &data.ips, &data.asns)
+}
+
+/// A scorer that runs every 15 minutes and holds the day's settled
+/// sign-ins between runs scores exactly as one that reads the whole day at
+/// every run, across the hours where the held rows take over and through
+/// a re-read of the profiles.
+#[tokio::test]
+async fn runs_holding_the_settled_day_score_like_runs_reading_it_whole() {
+    let now = now();
+    let events = generated(now);
+    let (_tmp, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let (mut holding, mut reading) = (Held::default(), Held::default());
+    let mut risky = 0;
+    for step in 0..=32 {
+        let p = ScoreParams::at(now - Duration::hours(8) + Duration::minutes(15 * step));
+        let (held, _) = score_held(&session, &p, &mut holding, "v").await.unwrap();
+        reading.day = None;
+        let (whole, _) = score_held(&session, &p, &mut reading, "v").await.unwrap();
+        assert_eq!(verdicts(&held), verdicts(&whole), "run at {}", p.now);
+        risky += held.ips.len() + held.users.iter().filter(|(_, u)| u.risk > 0).count();
+    }
+    assert!(risky > 0, "the generated pool makes risk for the comparison to cover");
+}
+
+/// An event that reaches the lake more than the settling hour late is not
+/// in the held day until the day is read whole again, with the profiles
+/// (every `profile_every_secs`).
+#[tokio::test]
+async fn a_late_event_counts_from_the_next_whole_read() {
+    let now = now();
+    let mut events = generated(now);
+    let (_tmp, lake) = lake_with(&events).await;
+    let mut held = Held::default();
+    score_held(&LakeSession::open(&lake).await.unwrap(), &ScoreParams::at(now), &mut held, "v").await.unwrap();
+    // Twelve failed tries on one account two hours ago, landing only now.
+    for n in 0..12 {
+        let t = now - Duration::hours(2) + Duration::minutes(n);
+        events.push(ev(&format!("late{n}"), "auth.attempt", t, "late", Some("203.0.113.9"), LONDON, Some("x")));
+    }
+    let (_tmp2, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let risk_of_late = |data: &SnapshotData| data.users.iter().find(|(k, _)| k == "pool/late").map(|(_, u)| u.risk);
+    let next = ScoreParams::at(now + Duration::minutes(15));
+    let (data, _) = score_held(&session, &next, &mut held, "v").await.unwrap();
+    assert_eq!(risk_of_late(&data), None, "held rows are not re-read");
+    let (data, _) = score(&session, &next, "v").await.unwrap();
+    assert_eq!(risk_of_late(&data), Some(60), "a whole read sees them");
+    let after_reread = ScoreParams::at(now + Duration::seconds(next.rules.profile_every_secs.into()));
+    let (data, _) = score_held(&session, &after_reread, &mut held, "v").await.unwrap();
+    assert_eq!(risk_of_late(&data), Some(60), "the day is read whole with the profiles");
 }
