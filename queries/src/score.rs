@@ -210,11 +210,12 @@ async fn register_sign_ins(
 }
 
 /// How old a sign-in must be before a run holds it for the next: past its
-/// success and pending windows, and past the time its events take to reach
-/// the lake (the lake writer's batch window, seconds to minutes; an hour
-/// is ample). Later arrivals are counted when the day is next read whole.
+/// success window (the pending window is no longer), plus the time its
+/// events take to reach the lake (the lake writer's batch window, seconds
+/// to minutes; an hour is ample). Later arrivals are counted when the day
+/// is next read whole.
 fn settle_time(rules: &Scoring) -> Duration {
-    Duration::hours(1).max(Duration::seconds(rules.success_window_secs.into()))
+    Duration::hours(1) + Duration::seconds(rules.success_window_secs.into())
 }
 
 /// The day's sign-ins one run leaves to the next: the rows before `before`,
@@ -261,8 +262,10 @@ async fn register_day(
     };
     let q = query("sign_ins")?;
     let df = session.dataframe(&q, &sign_ins_params(rules, read_from, now)).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
+    let planned = Arc::new(df.schema().as_arrow().clone());
     rows.extend(df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?);
+    // The batches' own schema (nullability as computed), the plan's when there are none.
+    let schema = rows.first().map_or(planned, |b| b.schema());
     let next = SettledDay { before: cut, batches: rows_between(&rows, day_start, cut)? };
     session.register_batches("sign_ins", schema, rows)?;
     tracing::debug!(read_from = %read_from, ms = started.elapsed().as_secs_f64() * 1000.0, "day's sign_ins registered");
