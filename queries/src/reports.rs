@@ -109,13 +109,7 @@ pub async fn dataframe(
             Param::Text(u) if n == "username" => Some(u.clone()),
             _ => None,
         });
-        let sign_ins = [
-            ("since", Param::Timestamp(since)),
-            ("until", Param::Timestamp(until)),
-            ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
-            ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
-            ("only_user", Param::Text(only_user.unwrap_or_default())),
-        ];
+        let sign_ins = crate::score::sign_ins_params(rules, since, until, only_user);
         session.register_query("sign_ins", &query("sign_ins")?, &sign_ins).await?;
     }
     let named: Vec<(&str, Param)> = values.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();

@@ -188,14 +188,20 @@ async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Res
     result
 }
 
-/// `sign_ins`' parameters for `[since, until)`.
-fn sign_ins_params(rules: &Scoring, since: DateTime<Utc>, until: DateTime<Utc>) -> [(&'static str, Param); 5] {
+/// `sign_ins`' parameters for `[since, until)` with the policy's windows:
+/// everyone's tries, or `only_user`'s alone.
+pub(crate) fn sign_ins_params(
+    rules: &Scoring,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    only_user: Option<String>,
+) -> [(&'static str, Param); 5] {
     [
         ("since", Param::Timestamp(since)),
         ("until", Param::Timestamp(until)),
         ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
         ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
-        ("only_user", Param::Text(String::new())),
+        ("only_user", Param::Text(only_user.unwrap_or_default())),
     ]
 }
 
@@ -206,7 +212,7 @@ async fn register_sign_ins(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<(), QueryError> {
-    session.register_query("sign_ins", &query("sign_ins")?, &sign_ins_params(rules, since, until)).await
+    session.register_query("sign_ins", &query("sign_ins")?, &sign_ins_params(rules, since, until, None)).await
 }
 
 /// How old a sign-in must be before a run holds it for the next: past its
@@ -261,7 +267,7 @@ async fn register_day(
         _ => (day_start, Vec::new()),
     };
     let q = query("sign_ins")?;
-    let df = session.dataframe(&q, &sign_ins_params(rules, read_from, now)).await?;
+    let df = session.dataframe(&q, &sign_ins_params(rules, read_from, now, None)).await?;
     let planned = Arc::new(df.schema().as_arrow().clone());
     rows.extend(df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?);
     // The batches' own schema (nullability as computed), the plan's when there are none.
