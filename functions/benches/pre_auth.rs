@@ -33,8 +33,12 @@ impl EventSink for NoSink {
     }
 }
 
+// Cargo's value at run time first: a build cache shared by clones keeps
+// binaries built in another clone, whose compile-time path may be gone.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 /// An in-memory snapshot that knows the fixture's user (a London regular),

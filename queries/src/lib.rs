@@ -14,8 +14,8 @@ pub use datafusion;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
@@ -128,9 +128,10 @@ impl LakeSession {
         params: &[(&str, catalog::Param)],
     ) -> Result<(), QueryError> {
         let values = q.bind(params)?;
-        let table = async { Ok::<_, DataFusionError>(self.ctx.sql(&q.sql).await?.with_param_values(values)?.into_view()) }
-            .await
-            .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
+        let table =
+            async { Ok::<_, DataFusionError>(self.ctx.sql(&q.sql).await?.with_param_values(values)?.into_view()) }
+                .await
+                .map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?;
         self.ctx.deregister_table(name)?;
         self.ctx.register_table(name, table)?;
         Ok(())

@@ -124,7 +124,8 @@ mod tests {
 
     #[test]
     fn every_report_file_is_embedded_and_has_a_full_header() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/reports");
+        let dir =
+            std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()) + "/reports";
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -233,13 +233,16 @@ pub struct SettledDay {
 }
 
 /// The rows of `batches` with a `time` in `[from, to)`.
-fn rows_between(batches: &[RecordBatch], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RecordBatch>, QueryError> {
+fn rows_between(
+    batches: &[RecordBatch],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<RecordBatch>, QueryError> {
     let (from, to) = (from.timestamp_micros(), to.timestamp_micros());
     let mut out = Vec::with_capacity(batches.len());
     for b in batches {
         let time = int(b, "time")?;
-        let keep: BooleanArray =
-            time.iter().map(|t| Some(t.is_some_and(|t| from <= t && t < to))).collect();
+        let keep: BooleanArray = time.iter().map(|t| Some(t.is_some_and(|t| from <= t && t < to))).collect();
         let kept = filter_record_batch(b, &keep).map_err(|e| QueryError::Shape(e.to_string()))?;
         if kept.num_rows() > 0 {
             out.push(kept);
@@ -263,7 +266,9 @@ async fn register_day(
     let cut = (now - settle_time(rules)).max(day_start);
     let (read_from, mut rows) = match settled {
         // Held rows from a run at or before this one's cut, still in the day.
-        Some(s) if s.before <= cut && s.before > day_start => (s.before, rows_between(&s.batches, day_start, s.before)?),
+        Some(s) if s.before <= cut && s.before > day_start => {
+            (s.before, rows_between(&s.batches, day_start, s.before)?)
+        }
         _ => (day_start, Vec::new()),
     };
     let q = query("sign_ins")?;

@@ -15,8 +15,10 @@ mod tour;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+// Cargo's value at run time first: a build cache shared by clones keeps
+// binaries built in another clone, whose compile-time path may be gone.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 pub fn fixture(name: &str) -> PathBuf {

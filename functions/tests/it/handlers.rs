@@ -14,8 +14,12 @@ use pipeline::stream::{Delivered, EmitResults, EventSink, Record, parse_spill_li
 use pipeline::telemetry::LineOut;
 use serde_json::value::RawValue;
 
+// Cargo's value at run time first: a build cache shared by clones keeps
+// binaries built in another clone, whose compile-time path may be gone.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 pub fn fixture(name: &str) -> String {

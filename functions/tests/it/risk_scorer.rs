@@ -47,9 +47,16 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     let snapshots = tmp.path().join("snapshots");
     let metrics = LineOut::memory();
     let at = SnapshotLocation::Local(snapshots.clone());
-    let run = functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut Default::default(), &metrics, "authtrail")
-        .await
-        .unwrap();
+    let run = functions::risk_scorer::handle(
+        &lake,
+        &at,
+        &ScoreParams::at(now()),
+        &mut Default::default(),
+        &metrics,
+        "authtrail",
+    )
+    .await
+    .unwrap();
     let report = run.report;
     assert_eq!((report.rows_in, report.ips, report.risky_ips), (16, 1, 1));
     let snap = Snapshot::open_current(&snapshots).unwrap();
@@ -68,9 +75,16 @@ async fn publishes_to_s3_where_the_trigger_loads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = stuffed_lake(tmp.path()).await;
     let at = SnapshotLocation::S3(S3Location { bucket, prefix: format!("scorer-{}/snapshots", std::process::id()) });
-    functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut Default::default(), &LineOut::memory(), "authtrail")
-        .await
-        .unwrap();
+    functions::risk_scorer::handle(
+        &lake,
+        &at,
+        &ScoreParams::at(now()),
+        &mut Default::default(),
+        &LineOut::memory(),
+        "authtrail",
+    )
+    .await
+    .unwrap();
     let cache = tmp.path().join("cache");
     let live = LiveSnapshot::open_location(&at, &cache, std::time::Duration::from_secs(4)).await.unwrap();
     assert_eq!(

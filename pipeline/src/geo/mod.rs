@@ -228,8 +228,13 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    // Cargo's value at run time first: a build cache shared by clones keeps
+    // binaries built in another clone, whose compile-time path may be gone.
     pub(crate) fn testdata(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/maxmind").join(name)
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+            .join("../tests/data/maxmind")
+            .join(name)
     }
 
     #[test]

@@ -521,10 +521,8 @@ async fn a_report_reads_its_periods_partitions_only() {
         let plan = df.create_physical_plan().await.unwrap();
         let shown = displayable(plan.as_ref()).indent(true).to_string();
         let read: Vec<&String> = all.iter().filter(|p| shown.contains(p.as_str())).collect();
-        let expected: Vec<&String> = all
-            .iter()
-            .filter(|p| (first.to_string()..=last.to_string()).contains(&partition(p)))
-            .collect();
+        let expected: Vec<&String> =
+            all.iter().filter(|p| (first.to_string()..=last.to_string()).contains(&partition(p))).collect();
         assert!(!expected.is_empty() && expected.len() < all.len(), "{name} from {from}: a test that can fail");
         assert_eq!(read, expected, "{name} from {from} to {to} reads {first} to {last}:\n{shown}");
     }

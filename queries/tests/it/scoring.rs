@@ -9,11 +9,11 @@ use pipeline::event::Event;
 use pipeline::risk::RiskSource;
 use pipeline::risk::snapshot::{Snapshot, SnapshotData, write_snapshot};
 use pipeline::risk::{Risk, UserProfile};
-use std::net::IpAddr;
 use queries::LakeSession;
 use queries::catalog::{Param, query};
 use queries::score::{Held, ScoreParams, score, score_held};
 use serde_json::{Value, json};
+use std::net::IpAddr;
 
 use super::lake_with;
 
