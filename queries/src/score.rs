@@ -3,7 +3,8 @@
 //!
 //! `sign_ins.sql` decides, once, which tries failed; it is registered as the
 //! view `sign_ins` over the profile horizon for `user_profile.sql`, then held
-//! in memory over the last day for `user_risk.sql` and `source_risk.sql`. A
+//! in memory over the last day for `user_risk.sql` and `source_risk.sql`
+//! (run at once, with `user_profile.sql` over the recent successes). A
 //! process that scores again and again ([`Held`]) re-reads only the day's
 //! last hour or so: older sign-ins cannot change. The counts come
 //! from SQL; the rules that turn counts into 0–100 scores with reasons are
@@ -20,7 +21,8 @@ use datafusion::arrow::array::{
     Array, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, SchemaRef};
+use datafusion::dataframe::DataFrame;
 use pipeline::risk::snapshot::SnapshotData;
 use pipeline::risk::{LastSuccess, Level, Policy, Risk, Scoring, UserProfile};
 
@@ -251,16 +253,21 @@ fn rows_between(
     Ok(out)
 }
 
-/// Registers the day's sign-ins, `[now - 1 day, now)`, as the table
-/// `sign_ins` held in memory (several queries read it): the rows `settled`
-/// holds are reused, the rest read from the lake. Returns what the next
-/// run can hold.
-async fn register_day(
+/// The day's sign-ins, `[now - 1 day, now)`, for the queries that read
+/// them (several do: callers register them as the table `sign_ins`).
+struct Day {
+    schema: SchemaRef,
+    rows: Vec<RecordBatch>,
+}
+
+/// Reads the day's sign-ins: the rows `settled` holds are reused, the rest
+/// read from the lake. Returns them and what the next run can hold.
+async fn read_day(
     session: &LakeSession,
     rules: &Scoring,
     now: DateTime<Utc>,
     settled: Option<SettledDay>,
-) -> Result<SettledDay, QueryError> {
+) -> Result<(Day, SettledDay), QueryError> {
     let started = Instant::now();
     let day_start = now - Duration::days(1);
     let cut = (now - settle_time(rules)).max(day_start);
@@ -278,9 +285,20 @@ async fn register_day(
     // The batches' own schema (nullability as computed), the plan's when there are none.
     let schema = rows.first().map_or(planned, |b| b.schema());
     let next = SettledDay { before: cut, batches: rows_between(&rows, day_start, cut)? };
-    session.register_batches("sign_ins", schema, rows)?;
-    tracing::debug!(read_from = %read_from, ms = started.elapsed().as_secs_f64() * 1000.0, "day's sign_ins registered");
-    Ok(next)
+    tracing::debug!(read_from = %read_from, ms = started.elapsed().as_secs_f64() * 1000.0, "day's sign_ins read");
+    Ok((Day { schema, rows }, next))
+}
+
+/// Runs a planned query on a task of its own, so that a run's queries use
+/// every core: each is small, and mostly the engine's fixed cost.
+async fn spawn_collect(name: &'static str, df: DataFrame) -> Result<Vec<RecordBatch>, QueryError> {
+    let started = Instant::now();
+    let result = tokio::spawn(df.collect())
+        .await
+        .map_err(|e| QueryError::Shape(format!("query {name} stopped: {e}")))?
+        .map_err(|source| QueryError::InQuery { query: name.into(), source });
+    tracing::debug!(query = name, ms = started.elapsed().as_secs_f64() * 1000.0, "scoring query");
+    result
 }
 
 /// A result column by name as `T`, whatever width the engine chose for it.
@@ -390,7 +408,8 @@ pub async fn profiles(session: &LakeSession, p: &ScoreParams) -> Result<Profiles
 
 /// Adds what a user did recently to a profile from earlier: places,
 /// devices and hours join the known ones, the later last success wins.
-/// Login counts are not added (the day overlaps the horizon): the larger stays.
+/// Login counts are not added (the recent sign-ins overlap the horizon by
+/// the windows an attempt takes to be decided): the larger stays.
 fn merge(profile: &mut UserProfile, recent: UserProfile) {
     for (known, new) in [
         (&mut profile.known_countries, recent.known_countries),
@@ -432,9 +451,9 @@ pub async fn score(
 /// next can reuse. The profiles are re-read when missing, from the future
 /// or older than `profile_every_secs`, and the day is then read whole (so
 /// events that reached the lake late count from then on); otherwise the
-/// day's successes are merged into the held profiles, so the trigger knows
-/// a new device, place or last sign-in within one run, and only the
-/// sign-ins not yet settled are read from the lake.
+/// successes since the profiles were computed are merged into them, so the
+/// trigger knows a new device, place or last sign-in within one run, and
+/// only the sign-ins not yet settled are read from the lake.
 pub async fn score_held(
     session: &LakeSession,
     p: &ScoreParams,
@@ -453,16 +472,47 @@ pub async fn score_held(
     let rules = &p.rules;
     let rows_in = horizon.rows_in;
     let mut users = horizon.users.clone();
-    held.day = Some(register_day(session, rules, p.now, held.day.take()).await?);
-    if horizon.at < p.now {
-        let recent = run(session, "user_profile", &p.profile_params()).await?;
-        for (user, profile) in read_profiles(recent, p.now)? {
-            merge(users.entry(user).or_default(), profile);
-        }
+    let (day, next) = read_day(session, rules, p.now, held.day.take()).await?;
+    held.day = Some(next);
+    // What the held profiles have not seen: the sign-ins since they were
+    // computed, and before that the windows in which an attempt was still
+    // undecided then (its success came later). Planned in turn over their
+    // own `sign_ins`, then run at once.
+    let recent = if horizon.at < p.now {
+        let undecided = Duration::seconds(rules.success_window_secs.max(rules.pending_secs).into());
+        let since = horizon.at - undecided;
+        session.register_batches("sign_ins", day.schema.clone(), rows_between(&day.rows, since, p.now)?)?;
+        Some(session.dataframe(&query("user_profile")?, &p.profile_params()).await?)
+    } else {
+        None
+    };
+    session.register_batches("sign_ins", day.schema, day.rows)?;
+    let user_risk = session.dataframe(&query("user_risk")?, &[]).await?;
+    let source_risk = session
+        .dataframe(
+            &query("source_risk")?,
+            &[
+                ("since_15m", Param::Timestamp(p.now - Duration::minutes(15))),
+                ("since_1h", Param::Timestamp(p.now - Duration::hours(1))),
+            ],
+        )
+        .await?;
+    let (recent, user_risk, sources) = tokio::try_join!(
+        async {
+            match recent {
+                Some(df) => spawn_collect("user_profile", df).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        spawn_collect("user_risk", user_risk),
+        spawn_collect("source_risk", source_risk),
+    )?;
+    for (user, profile) in read_profiles(recent, p.now)? {
+        merge(users.entry(user).or_default(), profile);
     }
     held.profiles = Some(horizon);
     let mut risky_users = 0;
-    for b in run(session, "user_risk", &[]).await? {
+    for b in user_risk {
         let (pool, user) = (text(&b, "user_pool_id")?, text(&b, "username")?);
         let [failures, failure_ips, blocked] =
             [int(&b, "failures_1d")?, int(&b, "failure_ips_1d")?, int(&b, "blocked_1d")?];
@@ -484,15 +534,6 @@ pub async fn score_held(
 
     let mut data = SnapshotData { version: version.to_string(), built: p.now, ..Default::default() };
     let mut ips_scored = 0;
-    let sources = run(
-        session,
-        "source_risk",
-        &[
-            ("since_15m", Param::Timestamp(p.now - Duration::minutes(15))),
-            ("since_1h", Param::Timestamp(p.now - Duration::hours(1))),
-        ],
-    )
-    .await?;
     for b in sources {
         let (kind, source) = (text(&b, "kind")?, text(&b, "source")?);
         let [m15, h1, d1] = [window_columns(&b, "15m")?, window_columns(&b, "1h")?, window_columns(&b, "1d")?];

@@ -491,6 +491,31 @@ async fn held_profiles_merge_the_day_and_untrusted_sign_ins_teach_nothing() {
     );
 }
 
+/// A try still undecided when the held profiles were computed (its success
+/// came just after) is learnt once it has succeeded: the recent sign-ins a
+/// run merges start that far before the profiles' time.
+#[tokio::test]
+async fn a_try_pending_when_the_profiles_were_read_is_learnt_when_it_succeeds() {
+    let now = now();
+    let read_at = now - Duration::hours(2);
+    let paris = Some(("FR", "Paris", 48.85, 2.35));
+    let events = vec![
+        ev("homea", "auth.attempt", now - Duration::days(3), "bob", Some("81.2.69.142"), LONDON, Some("laptop")),
+        ev("homes", "auth.success", now - Duration::days(3) + Duration::seconds(5), "bob", None, None, None),
+        ev("tripa", "auth.attempt", read_at - Duration::seconds(30), "bob", Some("81.2.69.143"), paris, Some("phone")),
+        ev("trips", "auth.success", read_at + Duration::seconds(10), "bob", None, None, None),
+    ];
+    let (_tmp, lake) = lake_with(&events).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let profiles = queries::score::profiles(&session, &ScoreParams::at(read_at)).await.unwrap();
+    assert_eq!(profiles.users["pool/bob"].known_devices, ["laptop"], "the Paris try is pending then");
+    let mut held = Held { profiles: Some(profiles), day: None };
+    let (data, _) = score_held(&session, &ScoreParams::at(now), &mut held, "v").await.unwrap();
+    let bob = &data.users.iter().find(|(k, _)| k == "pool/bob").unwrap().1;
+    assert_eq!(bob.known_devices, ["laptop", "phone"]);
+    assert_eq!(bob.last_success.as_ref().and_then(|l| l.country.as_deref()), Some("FR"));
+}
+
 /// What a snapshot says, for comparing two runs.
 fn verdicts(data: &SnapshotData) -> (&[(String, UserProfile)], &[(IpAddr, Risk)], &[(u32, Risk)]) {
     (&data.users, &data.ips, &data.asns)
