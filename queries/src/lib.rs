@@ -58,7 +58,8 @@ impl LakeSession {
     /// - `user_risk`, `ip_risk`, `asn_risk`: the scorer's latest run
     ///   (`risk/*/latest.parquet`; empty until a scorer has run).
     pub async fn open(lake: &Lake) -> Result<LakeSession, QueryError> {
-        let config = SessionConfig::new().with_information_schema(true);
+        // `DATAFUSION_*` variables tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
+        let config = SessionConfig::from_env()?.with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
         if let Some((base, store)) = lake.store_for_engines() {
             let url = url::Url::parse(&base).map_err(|_| QueryError::Url(base.clone()))?;
