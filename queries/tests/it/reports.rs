@@ -168,7 +168,6 @@ fn risk() -> SnapshotData {
 
 struct Fixture {
     tmp: tempfile::TempDir,
-    lake: Lake,
     session: LakeSession,
 }
 
@@ -176,7 +175,7 @@ async fn fixture() -> Fixture {
     let (tmp, lake) = lake_with(&story()).await;
     pipeline::lake::risk_tables::write(&lake, &risk()).await.unwrap();
     let session = LakeSession::open(&lake).await.unwrap();
-    Fixture { tmp, lake, session }
+    Fixture { tmp, session }
 }
 
 impl Fixture {
@@ -496,12 +495,20 @@ fn rows_count(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> i64 {
 /// A report reads the partitions its period needs and no others: whole
 /// days for one over events (pruned by `dt`), the hours from one success
 /// window before the period for one through `sign_ins` (by `dt` and `hour`).
+/// The lake has an event in every hour, so each boundary is a file that a
+/// wrong pruning would read or miss.
 #[tokio::test]
 async fn a_report_reads_its_periods_partitions_only() {
-    let f = fixture().await;
-    let all = f.lake.event_files().await.unwrap();
-    let days: std::collections::BTreeSet<&str> = all.iter().map(|p| &p[..20]).collect();
-    assert_eq!(days.len(), 3, "the lake has three days: {all:?}");
+    let start = Utc.with_ymd_and_hms(2026, 4, 8, 0, 30, 0).unwrap();
+    let hourly: Vec<Event> = (0..96)
+        .map(|h| {
+            ev(&format!("h{h}"), "auth.attempt", start + Duration::hours(h), "ann", Some("81.2.69.142"), LONDON, None)
+        })
+        .collect();
+    let (_tmp, lake) = lake_with(&hourly).await;
+    let session = LakeSession::open(&lake).await.unwrap();
+    let all = lake.event_files().await.unwrap();
+    assert_eq!(all.len(), 96, "a file an hour for four days: {all:?}");
     // `events/dt=2026-04-09/hour=07/…` as `2026-04-09/07`.
     let partition = |p: &str| format!("{}/{}", &p[10..20], &p[26..28]);
     // Whole days, and a period ending mid-day, which reads its last day too;
@@ -517,7 +524,7 @@ async fn a_report_reads_its_periods_partitions_only() {
         let q = reports::report(name).unwrap();
         let given = [("since".to_string(), from.to_string()), ("until".to_string(), to.to_string())];
         let values = reports::values(&q, &given, until()).unwrap();
-        let df = reports::dataframe(&f.session, &q, &values, &Scoring::default()).await.unwrap();
+        let df = reports::dataframe(&session, &q, &values, &Scoring::default()).await.unwrap();
         let plan = df.create_physical_plan().await.unwrap();
         let shown = displayable(plan.as_ref()).indent(true).to_string();
         let read: Vec<&String> = all.iter().filter(|p| shown.contains(p.as_str())).collect();
