@@ -268,29 +268,37 @@ fn parse_line(text: &[u8]) -> Result<(DateTime<Utc>, Trigger, &RawValue), String
 }
 
 impl Replayer {
+    /// The lake brought up to `at` and scored as of then; the trigger
+    /// reloads the snapshot. Returns what the run scored.
     async fn rescore(
         &self,
         at: DateTime<Utc>,
         compacted_to: &mut Option<DateTime<Utc>>,
         summary: &mut ReplaySummary,
-    ) -> Result<(), ReplayError> {
+    ) -> Result<SnapshotData, ReplayError> {
+        let started = Instant::now();
         self.consumer.drain(|_| {}).await?;
+        let drained = Instant::now();
         self.compact_finished_hours(at, compacted_to).await?;
+        let compacted = Instant::now();
         let params = ScoreParams::for_policy(at, &self.handler.policy.policy);
-        let run = risk_scorer::handle(
-            &self.consumer.lake,
-            &self.snapshots,
-            &params,
-            &mut *self.held.lock().await,
-            &LineOut::Discard,
-            "authtrail",
-        )
-        .await?;
+        let run =
+            risk_scorer::score_and_publish(&self.consumer.lake, &self.snapshots, &params, &mut *self.held.lock().await)
+                .await?;
         self.handler.risk.reload();
+        let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1000.0;
+        tracing::debug!(
+            at = %at,
+            drain_ms = ms(started, drained),
+            compact_ms = ms(drained, compacted),
+            score_ms = run.report.seconds * 1000.0,
+            publish_ms = ms(compacted, Instant::now()) - run.report.seconds * 1000.0,
+            "replay scorer run"
+        );
         summary.peaks.observe(&run.data, at);
         summary.scorer_runs += 1;
         summary.scoring_seconds += run.report.seconds;
-        Ok(())
+        Ok(run.data)
     }
 
     /// Merges the files of every hour before `at` (the writer has finished
@@ -330,6 +338,9 @@ impl Replayer {
         let file = File::open(path).map_err(io)?;
         let mut buf = Vec::new();
         let mut scored_at: Option<DateTime<Utc>> = None;
+        // The last run's scores, written as the lake's risk tables at the end
+        // (for reports; nothing in the replay reads them).
+        let mut last_scored = None;
         // The first hour that may still hold more than one file.
         let mut compacted_to = entries.first().and_then(|e| e.received_at.duration_trunc(Duration::hours(1)).ok());
         for (done, e) in entries.iter().enumerate() {
@@ -337,7 +348,7 @@ impl Replayer {
             // built at the last multiple of the interval from the lake then.
             let boundary = e.received_at.duration_trunc(self.score_every).unwrap_or(e.received_at);
             if scored_at != Some(boundary) {
-                self.rescore(boundary, &mut compacted_to, &mut summary).await?;
+                last_scored = Some(self.rescore(boundary, &mut compacted_to, &mut summary).await?);
                 scored_at = Some(boundary);
             }
             buf.resize(e.len, 0);
@@ -405,6 +416,9 @@ impl Replayer {
         self.consumer.drain(|_| {}).await?;
         if let Some(last) = summary.last {
             self.compact_finished_hours(last + Duration::hours(1), &mut compacted_to).await?;
+        }
+        if let Some(data) = &last_scored {
+            risk_scorer::write_risk_tables(&self.consumer.lake, data).await;
         }
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)

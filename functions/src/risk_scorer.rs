@@ -31,8 +31,36 @@ pub struct ScorerRun {
     pub data: SnapshotData,
 }
 
-/// One scheduled run (and one `authtrail score`). `held` is what a process
-/// that keeps running carries between runs (see [`score_held`]).
+/// Scores the lake and publishes the snapshot: what the trigger needs. A
+/// replay runs this at every scoring time and writes the risk tables once,
+/// at its end ([`write_risk_tables`]); `held` is what a process that keeps
+/// running carries between runs (see [`score_held`]).
+pub async fn score_and_publish(
+    lake: &Lake,
+    snapshots: &SnapshotLocation,
+    params: &ScoreParams,
+    held: &mut Held,
+) -> Result<ScorerRun, ScorerError> {
+    let started = std::time::Instant::now();
+    let session = LakeSession::open(lake).await?;
+    let version = params.now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let (data, mut report) = score_held(&session, params, held, &version).await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    let published = publish_snapshot(snapshots, &data).await?;
+    Ok(ScorerRun { report, version, published, data })
+}
+
+/// The run as tables for reports (`risk/*/latest.parquet`). The snapshot is
+/// published already: a failure here costs reports their latest scores, not
+/// the trigger its snapshot, so it is logged, not fatal.
+pub async fn write_risk_tables(lake: &Lake, data: &SnapshotData) {
+    if let Err(e) = pipeline::lake::risk_tables::write(lake, data).await {
+        tracing::error!(error = %e, "risk tables not written; reports show the previous run's scores");
+    }
+}
+
+/// One scheduled run (and one `authtrail score`): the snapshot published,
+/// the risk tables replaced and the run's metrics written.
 pub async fn handle(
     lake: &Lake,
     snapshots: &SnapshotLocation,
@@ -41,19 +69,9 @@ pub async fn handle(
     metrics: &LineOut,
     namespace: &str,
 ) -> Result<ScorerRun, ScorerError> {
-    let started = std::time::Instant::now();
-    let now = params.now;
-    let session = LakeSession::open(lake).await?;
-    let version = now.format("%Y%m%dT%H%M%S%.6fZ").to_string();
-    let (data, mut report) = score_held(&session, params, held, &version).await?;
-    report.seconds = started.elapsed().as_secs_f64();
-    let published = publish_snapshot(snapshots, &data).await?;
-    // The same run as tables for reports (`risk/*/latest.parquet`). The
-    // snapshot is published already: a failure here costs reports their
-    // latest scores, not the trigger its snapshot, so it is logged, not fatal.
-    if let Err(e) = pipeline::lake::risk_tables::write(lake, &data).await {
-        tracing::error!(error = %e, "risk tables not written; reports show the previous run's scores");
-    }
+    let run = score_and_publish(lake, snapshots, params, held).await?;
+    write_risk_tables(lake, &run.data).await;
+    let (report, now) = (&run.report, params.now);
     metrics.write(emf_line(
         namespace,
         "risk-scorer",
@@ -68,6 +86,6 @@ pub async fn handle(
             Metric::seconds("ScoringTime", report.seconds),
         ],
     ));
-    tracing::info!(version = %version, at = %published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
-    Ok(ScorerRun { report, version, published, data })
+    tracing::info!(version = %run.version, at = %run.published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
+    Ok(run)
 }

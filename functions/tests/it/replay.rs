@@ -12,6 +12,7 @@ use pipeline::context::{ContextVerifier, SignInContext};
 use pipeline::geo::mmdb_writer::{MmdbWriter, Value};
 use pipeline::geo::{Enricher, open_city};
 use pipeline::risk::{CompiledPolicy, Policy};
+use queries::datafusion::arrow::array::AsArray;
 use serde_json::json;
 
 const SECRET: &[u8] = b"replay-secret";
@@ -201,6 +202,19 @@ async fn enforce_blocks_impossible_travel_and_stuffing_but_not_the_traveller() {
         .map(|x| (x.user.clone(), x.received_at))
         .collect();
     assert_eq!(other_denies, vec![(Some("alice".to_string()), t0() + Duration::minutes(40))]);
+
+    // The lake's risk tables (for reports) are the last run's, written once at the end.
+    let last_run = summary.last.unwrap().duration_trunc(Duration::minutes(5)).unwrap();
+    let lake = pipeline::lake::Lake::local(&tmp.path().join("work-Enforce/lake")).unwrap();
+    let session = queries::LakeSession::open(&lake).await.unwrap();
+    let tables = session.sql("SELECT DISTINCT snapshot_version FROM user_risk").await.unwrap();
+    let versions: Vec<String> = tables
+        .iter()
+        .flat_map(|b| {
+            b.column(0).as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(versions, [last_run.format("%Y%m%dT%H%M%S%.6fZ").to_string()]);
 }
 
 #[tokio::test]
