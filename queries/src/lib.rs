@@ -34,6 +34,8 @@ pub enum QueryError {
     Shape(String),
     #[error("lake location {0:?} is not a valid URL")]
     Url(String),
+    #[error(transparent)]
+    Lake(#[from] pipeline::lake::LakeError),
 }
 
 /// The trigger's decisions, as recorded on the attempts.
@@ -47,6 +49,7 @@ WHERE event_type = 'auth.attempt' AND decision_action IS NOT NULL";
 /// A DataFusion session over one lake.
 pub struct LakeSession {
     ctx: SessionContext,
+    lake: Lake,
 }
 
 impl LakeSession {
@@ -81,7 +84,7 @@ impl LakeSession {
                 .with_schema(pipeline::lake::risk_tables::schema(name));
             ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
         }
-        let session = LakeSession { ctx };
+        let session = LakeSession { ctx, lake: lake.clone() };
         session.sql(DECISIONS_VIEW).await?;
         Ok(session)
     }
@@ -108,6 +111,11 @@ impl LakeSession {
 
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// The lake the tables are over.
+    pub fn lake(&self) -> &Lake {
+        &self.lake
     }
 
     /// Runs a catalogue query with its parameters bound by name.

@@ -69,6 +69,9 @@ pub struct ScoreReport {
     pub risky_ips: usize,
     pub risky_asns: usize,
     pub risky_users: usize,
+    /// Whether the day's sign-ins were read whole from the lake (no held
+    /// rows, or events that reached the lake late) rather than its last hour or so.
+    pub read_day_whole: bool,
     pub seconds: f64,
 }
 
@@ -227,11 +230,51 @@ fn settle_time(rules: &Scoring) -> Duration {
 }
 
 /// The day's sign-ins one run leaves to the next: the rows before `before`,
-/// which no later event can change (see [`settle_time`]).
+/// which no later event can change (see [`settle_time`]), and the lake's
+/// event files (with their sizes) as listed before they were read.
 #[derive(Debug, Clone)]
 pub struct SettledDay {
     before: DateTime<Utc>,
     batches: Vec<RecordBatch>,
+    files: BTreeMap<String, u64>,
+}
+
+/// The lake's event files (path → size) in the days `[from, to]` touches.
+async fn day_files(
+    session: &LakeSession,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<BTreeMap<String, u64>, QueryError> {
+    let mut files = BTreeMap::new();
+    let mut day = from.date_naive();
+    while day <= to.date_naive() {
+        let listed = session.lake().list_sized(&format!("events/dt={}", day.format("%Y-%m-%d"))).await?;
+        files.extend(listed.into_iter().filter(|(path, _)| path.ends_with(".parquet")));
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
+    }
+    Ok(files)
+}
+
+/// The start of the hour a file's partition holds (`events/dt=…/hour=…/`).
+fn partition_hour(path: &str) -> Option<DateTime<Utc>> {
+    let dt = path.split("dt=").nth(1)?.get(..10)?;
+    let hour = path.split("hour=").nth(1)?.get(..2)?;
+    let date = chrono::NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(hour.parse().ok()?, 0, 0)?.and_utc())
+}
+
+/// Files now in the hours `held` covers that its listing did not have, or
+/// had at another size: events that reached the lake after they were held.
+fn late_files<'a>(held: &SettledDay, listed: &'a BTreeMap<String, u64>, day_start: DateTime<Utc>) -> Vec<&'a str> {
+    listed
+        .iter()
+        .filter(|(path, size)| {
+            partition_hour(path).is_some_and(|h| h < held.before && h + Duration::hours(1) > day_start)
+                && held.files.get(*path) != Some(*size)
+        })
+        .map(|(path, _)| path.as_str())
+        .collect()
 }
 
 /// The rows of `batches` with a `time` in `[from, to)`.
@@ -261,20 +304,34 @@ struct Day {
 }
 
 /// Reads the day's sign-ins: the rows `settled` holds are reused, the rest
-/// read from the lake. Returns them and what the next run can hold.
+/// read from the lake, unless files have appeared in the held hours since
+/// (events that reached the lake late): then the day is read whole. Returns
+/// them, where the read began and what the next run can hold.
 async fn read_day(
     session: &LakeSession,
     rules: &Scoring,
     now: DateTime<Utc>,
     settled: Option<SettledDay>,
-) -> Result<(Day, SettledDay), QueryError> {
+) -> Result<(Day, DateTime<Utc>, SettledDay), QueryError> {
     let started = Instant::now();
     let day_start = now - Duration::days(1);
     let cut = (now - settle_time(rules)).max(day_start);
+    // Listed before the read: a file written during it is new to the next run.
+    let files = day_files(session, day_start, now).await?;
     let (read_from, mut rows) = match settled {
         // Held rows from a run at or before this one's cut, still in the day.
         Some(s) if s.before <= cut && s.before > day_start => {
-            (s.before, rows_between(&s.batches, day_start, s.before)?)
+            let late = late_files(&s, &files, day_start);
+            if late.is_empty() {
+                (s.before, rows_between(&s.batches, day_start, s.before)?)
+            } else {
+                tracing::info!(
+                    files = late.len(),
+                    first = late[0],
+                    "events reached the lake late: the day is read whole"
+                );
+                (day_start, Vec::new())
+            }
         }
         _ => (day_start, Vec::new()),
     };
@@ -284,9 +341,9 @@ async fn read_day(
     rows.extend(df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?);
     // The batches' own schema (nullability as computed), the plan's when there are none.
     let schema = rows.first().map_or(planned, |b| b.schema());
-    let next = SettledDay { before: cut, batches: rows_between(&rows, day_start, cut)? };
+    let next = SettledDay { before: cut, batches: rows_between(&rows, day_start, cut)?, files };
     tracing::debug!(read_from = %read_from, ms = started.elapsed().as_secs_f64() * 1000.0, "day's sign_ins read");
-    Ok((Day { schema, rows }, next))
+    Ok((Day { schema, rows }, read_from, next))
 }
 
 /// Runs a planned query on a task of its own, so that a run's queries use
@@ -479,7 +536,7 @@ pub async fn score_held(
     let rules = &p.rules;
     let rows_in = horizon.rows_in;
     let mut users = horizon.users.clone();
-    let (day, next) = read_day(session, rules, p.now, held.day.take()).await?;
+    let (day, read_from, next) = read_day(session, rules, p.now, held.day.take()).await?;
     held.day = Some(next);
     // What the held profiles have not seen: the sign-ins since they were
     // computed, and before that the windows in which an attempt was still
@@ -569,6 +626,7 @@ pub async fn score_held(
         risky_ips: data.ips.len(),
         risky_asns: data.asns.len(),
         risky_users,
+        read_day_whole: read_from <= p.now - Duration::days(1),
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((data, report))

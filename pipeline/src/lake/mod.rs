@@ -296,15 +296,22 @@ impl Lake {
 
     /// Every object under `rel`, relative to the lake root, sorted.
     pub async fn list(&self, rel: &str) -> Result<Vec<String>, LakeError> {
+        Ok(self.list_sized(rel).await?.into_iter().map(|(path, _)| path).collect())
+    }
+
+    /// Every object under `rel` with its size in bytes, relative to the
+    /// lake root, sorted.
+    pub async fn list_sized(&self, rel: &str) -> Result<Vec<(String, u64)>, LakeError> {
         use futures::StreamExt;
         let prefix = self.path(rel);
         let mut stream = self.store.list(Some(&prefix));
         let mut out = Vec::new();
         let root = self.root.to_string();
         while let Some(meta) = stream.next().await {
-            let p = meta?.location.to_string();
+            let meta = meta?;
+            let p = meta.location.to_string();
             let rel = if root.is_empty() { p } else { p.strip_prefix(&format!("{root}/")).unwrap_or(&p).to_string() };
-            out.push(rel);
+            out.push((rel, meta.size));
         }
         out.sort();
         Ok(out)

@@ -15,6 +15,8 @@ use queries::score::{Held, ScoreParams, score, score_held};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
+use pipeline::lake::SourceRecord;
+
 use super::lake_with;
 
 pub(super) type Place = (&'static str, &'static str, f64, f64);
@@ -548,26 +550,37 @@ async fn runs_holding_the_settled_day_score_like_runs_reading_it_whole() {
 /// in the held day until the day is read whole again, with the profiles
 /// (every `profile_every_secs`).
 #[tokio::test]
-async fn a_late_event_counts_from_the_next_whole_read() {
+async fn a_late_event_counts_at_the_next_run() {
     let now = now();
-    let mut events = generated(now);
-    let (_tmp, lake) = lake_with(&events).await;
+    let (_tmp, lake) = lake_with(&generated(now)).await;
     let mut held = Held::default();
-    score_held(&LakeSession::open(&lake).await.unwrap(), &ScoreParams::at(now), &mut held, "v").await.unwrap();
-    // Twelve failed tries on one account two hours ago, landing only now.
-    for n in 0..12 {
-        let t = now - Duration::hours(2) + Duration::minutes(n);
-        events.push(ev(&format!("late{n}"), "auth.attempt", t, "late", Some("203.0.113.9"), LONDON, Some("x")));
-    }
-    let (_tmp2, lake) = lake_with(&events).await;
-    let session = LakeSession::open(&lake).await.unwrap();
+    let mut run = async |at: DateTime<Utc>| {
+        score_held(&LakeSession::open(&lake).await.unwrap(), &ScoreParams::at(at), &mut held, "v").await.unwrap()
+    };
+    assert!(run(now).await.1.read_day_whole, "nothing held yet");
+    let (_, report) = run(now + Duration::minutes(15)).await;
+    assert!(!report.read_day_whole, "an unchanged lake: only the last hour or so is read");
+    // Twelve failed tries on one account two hours ago (in the held hours),
+    // reaching the lake only now, as a file of their own.
+    let late: Vec<SourceRecord> = (0..12)
+        .map(|n| {
+            let t = now - Duration::hours(2) + Duration::minutes(n);
+            let e = ev(&format!("late{n}"), "auth.attempt", t, "late", Some("203.0.113.9"), LONDON, Some("x"));
+            SourceRecord {
+                shard_id: "shard-0001".into(),
+                sequence: n.to_string(),
+                partition_key: e.user_key(),
+                data: e.to_json(),
+                arrival: Utc::now(),
+            }
+        })
+        .collect();
+    lake.write(&late).await.unwrap();
     let risk_of_late = |data: &SnapshotData| data.users.iter().find(|(k, _)| k == "pool/late").map(|(_, u)| u.risk);
-    let next = ScoreParams::at(now + Duration::minutes(15));
-    let (data, _) = score_held(&session, &next, &mut held, "v").await.unwrap();
-    assert_eq!(risk_of_late(&data), None, "held rows are not re-read");
-    let (data, _) = score(&session, &next, "v").await.unwrap();
-    assert_eq!(risk_of_late(&data), Some(60), "a whole read sees them");
-    let after_reread = ScoreParams::at(now + Duration::seconds(next.rules.profile_every_secs.into()));
-    let (data, _) = score_held(&session, &after_reread, &mut held, "v").await.unwrap();
-    assert_eq!(risk_of_late(&data), Some(60), "the day is read whole with the profiles");
+    let (data, report) = run(now + Duration::minutes(30)).await;
+    assert!(report.read_day_whole, "a new file in a held hour: the day is read whole");
+    assert_eq!(risk_of_late(&data), Some(60));
+    let (data, report) = run(now + Duration::minutes(45)).await;
+    assert!(!report.read_day_whole, "and held again from then on");
+    assert_eq!(risk_of_late(&data), Some(60));
 }
