@@ -83,6 +83,8 @@ pub async fn handle(
             Metric::count("RiskyIps", report.risky_ips as u64),
             Metric::count("RiskyNetworks", report.risky_asns as u64),
             Metric::count("RiskyUsers", report.risky_users as u64),
+            // 1 when the day was read whole: no held rows, or events that reached the lake late.
+            Metric::count("DayReadWhole", u64::from(report.read_day_whole)),
             Metric::seconds("ScoringTime", report.seconds),
         ],
     ));

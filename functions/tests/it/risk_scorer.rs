@@ -47,16 +47,10 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     let snapshots = tmp.path().join("snapshots");
     let metrics = LineOut::memory();
     let at = SnapshotLocation::Local(snapshots.clone());
-    let run = functions::risk_scorer::handle(
-        &lake,
-        &at,
-        &ScoreParams::at(now()),
-        &mut Default::default(),
-        &metrics,
-        "authtrail",
-    )
-    .await
-    .unwrap();
+    let mut held = Default::default();
+    let run = functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut held, &metrics, "authtrail")
+        .await
+        .unwrap();
     let report = run.report;
     assert_eq!((report.rows_in, report.ips, report.risky_ips), (16, 1, 1));
     let snap = Snapshot::open_current(&snapshots).unwrap();
@@ -66,6 +60,15 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
         (m["Function"].as_str(), m["EventsIn"].as_f64(), m["RiskyIps"].as_f64()),
         (Some("risk-scorer"), Some(16.0), Some(1.0))
     );
+    // A warm container's next run holds the day's settled rows: the day is not read whole.
+    let later = ScoreParams::at(now() + Duration::minutes(15));
+    functions::risk_scorer::handle(&lake, &at, &later, &mut held, &metrics, "authtrail").await.unwrap();
+    let whole: Vec<Option<f64>> = metrics
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["DayReadWhole"].as_f64())
+        .collect();
+    assert_eq!(whole, [Some(1.0), Some(0.0)]);
 }
 
 #[tokio::test]
