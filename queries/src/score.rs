@@ -264,13 +264,22 @@ fn partition_hour(path: &str) -> Option<DateTime<Utc>> {
     Some(date.and_hms_opt(hour.parse().ok()?, 0, 0)?.and_utc())
 }
 
-/// Files now in the hours `held` covers that its listing did not have, or
-/// had at another size: events that reached the lake after they were held.
-fn late_files<'a>(held: &SettledDay, listed: &'a BTreeMap<String, u64>, day_start: DateTime<Utc>) -> Vec<&'a str> {
+/// Files now in the hours that can change the rows `held` has, that its
+/// listing did not have or had at another size: events that reached the
+/// lake after they were held. A held try's outcome depends on what follows
+/// it within the success window (and a failure report on what precedes
+/// it), so the hours looked at reach one window beyond the held rows.
+fn late_files<'a>(
+    held: &SettledDay,
+    listed: &'a BTreeMap<String, u64>,
+    day_start: DateTime<Utc>,
+    window: Duration,
+) -> Vec<&'a str> {
     listed
         .iter()
         .filter(|(path, size)| {
-            partition_hour(path).is_some_and(|h| h < held.before && h + Duration::hours(1) > day_start)
+            partition_hour(path)
+                .is_some_and(|h| h < held.before + window && h + Duration::hours(1) > day_start - window)
                 && held.files.get(*path) != Some(*size)
         })
         .map(|(path, _)| path.as_str())
@@ -316,12 +325,20 @@ async fn read_day(
     let started = Instant::now();
     let day_start = now - Duration::days(1);
     let cut = (now - settle_time(rules)).max(day_start);
-    // Listed before the read: a file written during it is new to the next run.
-    let files = day_files(session, day_start, now).await?;
+    let window = Duration::seconds(rules.success_window_secs.into());
+    // Listed before the read: a file written during it is new to the next
+    // run. A listing that fails costs the held rows, not the run.
+    let (files, listed) = match day_files(session, day_start - window, now).await {
+        Ok(files) => (files, true),
+        Err(e) => {
+            tracing::warn!(error = %e, "the day's event files could not be listed: the day is read whole");
+            (BTreeMap::new(), false)
+        }
+    };
     let (read_from, mut rows) = match settled {
         // Held rows from a run at or before this one's cut, still in the day.
-        Some(s) if s.before <= cut && s.before > day_start => {
-            let late = late_files(&s, &files, day_start);
+        Some(s) if listed && s.before <= cut && s.before > day_start => {
+            let late = late_files(&s, &files, day_start, window);
             if late.is_empty() {
                 (s.before, rows_between(&s.batches, day_start, s.before)?)
             } else {
@@ -663,6 +680,35 @@ mod tests {
             (r.score, r.reasons),
             (80, vec!["failed_sign_ins:100_1d".to_string(), "failure_ratio:100%_1h".into()])
         );
+    }
+
+    #[test]
+    fn late_files_are_those_new_or_grown_in_the_hours_that_can_change_held_rows() {
+        let at = |d: u32, h: u32, m: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 4, d, h, m, 0).unwrap();
+        let file = |d: u32, hour: u32, name: &str| format!("events/dt=2026-04-{d:02}/hour={hour:02}/{name}.parquet");
+        // Rows held before 10:58 of a day that starts at 11:30 the day before.
+        let held = SettledDay {
+            before: at(10, 10, 58),
+            batches: Vec::new(),
+            files: [(file(10, 9, "a"), 10), (file(10, 10, "b"), 10)].into(),
+        };
+        let (day_start, window) = (at(9, 11, 30), Duration::minutes(5));
+        let late = |listed: &BTreeMap<String, u64>| -> Vec<String> {
+            late_files(&held, listed, day_start, window).into_iter().map(String::from).collect()
+        };
+        let mut listed = held.files.clone();
+        assert!(late(&listed).is_empty(), "nothing new");
+        // New files in hours no held row depends on: after the cut and its
+        // window, before the day and its window.
+        listed.insert(file(10, 12, "after"), 5);
+        listed.insert(file(9, 10, "before-the-day"), 5);
+        assert!(late(&listed).is_empty());
+        // A grown file in a held hour; a new one in the hour a held try's
+        // success may fall in (11:00 < 10:58 + 5 min); one in the day's first hour.
+        listed.insert(file(10, 9, "a"), 11);
+        listed.insert(file(10, 11, "in-window"), 5);
+        listed.insert(file(9, 11, "first-hour"), 5);
+        assert_eq!(late(&listed), [file(9, 11, "first-hour"), file(10, 9, "a"), file(10, 11, "in-window")]);
     }
 
     #[test]
