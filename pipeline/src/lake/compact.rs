@@ -85,6 +85,30 @@ impl Lake {
         Ok(out)
     }
 
+    /// The earliest event `time` (µs since the epoch) in one Parquet file of
+    /// the lake, from its footer's statistics; `None` when it has none.
+    pub async fn earliest_time(&self, rel: &str) -> Result<Option<i64>, LakeError> {
+        use parquet::file::statistics::Statistics;
+        let bytes: Bytes = self.store.get(&self.path(rel)).await?.bytes().await?;
+        let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&bytes)
+            .map_err(|e| LakeError::Encode(format!("{rel}: {e}")))?;
+        let columns = meta.file_metadata().schema_descr().columns();
+        let Some(time) = columns.iter().position(|c| c.path().string() == "time") else { return Ok(None) };
+        let mut earliest: Option<i64> = None;
+        for group in meta.row_groups() {
+            match group.column(time).statistics() {
+                Some(Statistics::Int64(s)) => match s.min_opt() {
+                    Some(&min) => earliest = Some(earliest.map_or(min, |e| e.min(min))),
+                    None if group.num_rows() > 0 => return Ok(None),
+                    None => {}
+                },
+                _ => return Ok(None),
+            }
+        }
+        Ok(earliest)
+    }
+
     /// Reads one Parquet file of the lake back into events.
     pub async fn read_events(&self, rel: &str) -> Result<Vec<Event>, LakeError> {
         let bytes: Bytes = self.store.get(&self.path(rel)).await?.bytes().await?;
