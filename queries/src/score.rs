@@ -239,29 +239,17 @@ pub struct SettledDay {
     files: BTreeMap<String, u64>,
 }
 
-/// The lake's event files (path → size) in the days `[from, to]` touches.
+/// The lake's event files (path → size) of the days `[from, to]` touches.
 async fn day_files(
     session: &LakeSession,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<BTreeMap<String, u64>, QueryError> {
     let mut files = BTreeMap::new();
-    let mut day = from.date_naive();
-    while day <= to.date_naive() {
-        let listed = session.lake().list_sized(&format!("events/dt={}", day.format("%Y-%m-%d"))).await?;
-        files.extend(listed.into_iter().filter(|(path, _)| path.ends_with(".parquet")));
-        let Some(next) = day.succ_opt() else { break };
-        day = next;
+    for day in from.date_naive().iter_days().take_while(|d| *d <= to.date_naive()) {
+        files.extend(session.lake().day_event_files(day).await?);
     }
     Ok(files)
-}
-
-/// The start of the hour a file's partition holds (`events/dt=…/hour=…/`).
-fn partition_hour(path: &str) -> Option<DateTime<Utc>> {
-    let dt = path.split("dt=").nth(1)?.get(..10)?;
-    let hour = path.split("hour=").nth(1)?.get(..2)?;
-    let date = chrono::NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(hour.parse().ok()?, 0, 0)?.and_utc())
 }
 
 /// Files now in the hours that can change the rows `held` has, that its
@@ -278,7 +266,7 @@ fn late_files<'a>(
     listed
         .iter()
         .filter(|(path, size)| {
-            partition_hour(path)
+            pipeline::lake::partition_hour(path)
                 .is_some_and(|h| h < held.before + window && h + Duration::hours(1) > day_start - window)
                 && held.files.get(*path) != Some(*size)
         })

@@ -203,7 +203,8 @@ async fn enforce_blocks_impossible_travel_and_stuffing_but_not_the_traveller() {
         .collect();
     assert_eq!(other_denies, vec![(Some("alice".to_string()), t0() + Duration::minutes(40))]);
 
-    // The lake's risk tables (for reports) are the last run's, written once at the end.
+    // The lake's risk tables (for reports) are the last run's: the replay writes
+    // them at its end, from that run (its runs no longer write them).
     let last_run = summary.last.unwrap().duration_trunc(Duration::minutes(5)).unwrap();
     let lake = pipeline::lake::Lake::local(&tmp.path().join("work-Enforce/lake")).unwrap();
     let session = queries::LakeSession::open(&lake).await.unwrap();

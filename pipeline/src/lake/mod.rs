@@ -294,6 +294,13 @@ impl Lake {
         self.list("events").await.map(|v| v.into_iter().filter(|p| p.ends_with(".parquet")).collect())
     }
 
+    /// The Parquet files of one day's events (`events/dt=YYYY-MM-DD/`) with
+    /// their sizes, sorted.
+    pub async fn day_event_files(&self, day: chrono::NaiveDate) -> Result<Vec<(String, u64)>, LakeError> {
+        let listed = self.list_sized(&format!("events/dt={}", day.format("%Y-%m-%d"))).await?;
+        Ok(listed.into_iter().filter(|(p, _)| p.ends_with(".parquet")).collect())
+    }
+
     /// Every object under `rel`, relative to the lake root, sorted.
     pub async fn list(&self, rel: &str) -> Result<Vec<String>, LakeError> {
         Ok(self.list_sized(rel).await?.into_iter().map(|(path, _)| path).collect())
@@ -337,6 +344,15 @@ fn partition_by_hour(events: Vec<(usize, Event)>) -> BTreeMap<(String, u32), Vec
 
 fn partition_of(t: DateTime<Utc>) -> (String, u32) {
     (format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()), t.hour())
+}
+
+/// The start of the hour an event file's partition holds, from its path
+/// (`events/dt=YYYY-MM-DD/hour=HH/…`).
+pub fn partition_hour(path: &str) -> Option<DateTime<Utc>> {
+    let dt = path.split("/dt=").nth(1)?.get(..10)?;
+    let hour = path.split("/hour=").nth(1)?.get(..2)?;
+    let date = chrono::NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(hour.parse().ok()?, 0, 0)?.and_utc())
 }
 
 /// Compares sequence numbers: decimal strings of any length (Kinesis

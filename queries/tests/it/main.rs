@@ -35,19 +35,24 @@ fn events(n: usize) -> Vec<Event> {
 pub async fn lake_with(events: &[Event]) -> (tempfile::TempDir, Lake) {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::local(&tmp.path().join("lake")).unwrap();
-    let records: Vec<SourceRecord> = events
+    lake.write(&records(events, "shard-0000")).await.unwrap();
+    (tmp, lake)
+}
+
+/// `events` as stream records of one shard, numbered from 0 (what the lake
+/// writer gets).
+pub fn records(events: &[Event], shard: &str) -> Vec<SourceRecord> {
+    events
         .iter()
         .enumerate()
         .map(|(i, e)| SourceRecord {
-            shard_id: "shard-0000".into(),
+            shard_id: shard.into(),
             sequence: i.to_string(),
             partition_key: e.user_key(),
             data: e.to_json(),
             arrival: Utc::now(),
         })
-        .collect();
-    lake.write(&records).await.unwrap();
-    (tmp, lake)
+        .collect()
 }
 
 fn single_i64(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> i64 {

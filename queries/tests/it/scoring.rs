@@ -15,9 +15,7 @@ use queries::score::{Held, ScoreParams, score, score_held};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
-use pipeline::lake::SourceRecord;
-
-use super::lake_with;
+use super::{lake_with, records};
 
 pub(super) type Place = (&'static str, &'static str, f64, f64);
 pub(super) const LONDON: Option<Place> = Some(("GB", "London", 51.5142, -0.0931));
@@ -546,9 +544,10 @@ async fn runs_holding_the_settled_day_score_like_runs_reading_it_whole() {
     assert!(risky > 0, "the generated pool makes risk for the comparison to cover");
 }
 
-/// An event that reaches the lake more than the settling hour late is not
-/// in the held day until the day is read whole again, with the profiles
-/// (every `profile_every_secs`).
+/// An event that reaches the lake after the run that held its hour counts
+/// at the next run (the day is read whole once); a lake writer a few
+/// minutes behind, whose file holds nothing held rows depend on, does not
+/// make the day be read whole.
 #[tokio::test]
 async fn a_late_event_counts_at_the_next_run() {
     let now = now();
@@ -562,20 +561,13 @@ async fn a_late_event_counts_at_the_next_run() {
     assert!(!report.read_day_whole, "an unchanged lake: only the last hour or so is read");
     // Twelve failed tries on one account two hours ago (in the held hours),
     // reaching the lake only now, as a file of their own.
-    let late: Vec<SourceRecord> = (0..12)
+    let late: Vec<Event> = (0..12)
         .map(|n| {
             let t = now - Duration::hours(2) + Duration::minutes(n);
-            let e = ev(&format!("late{n}"), "auth.attempt", t, "late", Some("203.0.113.9"), LONDON, Some("x"));
-            SourceRecord {
-                shard_id: "shard-0001".into(),
-                sequence: n.to_string(),
-                partition_key: e.user_key(),
-                data: e.to_json(),
-                arrival: Utc::now(),
-            }
+            ev(&format!("late{n}"), "auth.attempt", t, "late", Some("203.0.113.9"), LONDON, Some("x"))
         })
         .collect();
-    lake.write(&late).await.unwrap();
+    lake.write(&records(&late, "shard-0001")).await.unwrap();
     let risk_of_late = |data: &SnapshotData| data.users.iter().find(|(k, _)| k == "pool/late").map(|(_, u)| u.risk);
     let (data, report) = run(now + Duration::minutes(30)).await;
     assert!(report.read_day_whole, "a new file in a held hour: the day is read whole");
@@ -584,14 +576,7 @@ async fn a_late_event_counts_at_the_next_run() {
     // rows' success window reaches (they end at 11:25, the window at 11:30),
     // but of events after it, on which no held row depends.
     let e = ev("behind", "auth.attempt", now - Duration::minutes(20), "behind", Some("203.0.113.10"), LONDON, None);
-    let record = SourceRecord {
-        shard_id: "shard-0002".into(),
-        sequence: "0".into(),
-        partition_key: e.user_key(),
-        data: e.to_json(),
-        arrival: Utc::now(),
-    };
-    lake.write(&[record]).await.unwrap();
+    lake.write(&records(&[e], "shard-0002")).await.unwrap();
     let (data, report) = run(now + Duration::minutes(45)).await;
     assert!(!report.read_day_whole, "and held again from then on, the writer's late-ish file read with the tail");
     assert_eq!(risk_of_late(&data), Some(60));
