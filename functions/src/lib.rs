@@ -14,7 +14,9 @@ pub mod simulate;
 
 /// jemalloc for every binary that links this crate (the CLI, the four
 /// Lambda functions, their tests and the trigger benchmark): under glibc's
-/// allocator about a fifth of a scorer run went to malloc and free.
+/// allocator about a fifth of a scorer run went to malloc and free. The
+/// `jemalloc` feature (on by default) turns it off.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
