@@ -15,6 +15,7 @@ use pipeline::context::{ContextVerifier, StringMap, Verified};
 use pipeline::device::parse_user_agent;
 use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
 use pipeline::geo::{AnonymousIp, Enricher};
+use pipeline::metrics as m;
 use pipeline::risk::{Attempt, CompiledPolicy, NoSnapshot, RiskSource, decide};
 use pipeline::stream::{Delivered, EventSink, Record, spill_line};
 use pipeline::telemetry::{LineOut, Metric, emf_line};
@@ -40,8 +41,9 @@ pub const BACKEND_FAILURE_SOURCE: &str = "authtrail_BackendFailure";
 impl Trigger {
     pub fn function_name(self) -> &'static str {
         match self {
-            Trigger::PreAuth => "pre-auth",
-            Trigger::PostAuth => "post-auth",
+            Trigger::PreAuth => m::component::PRE_AUTH,
+            Trigger::PostAuth => m::component::POST_AUTH,
+            // Counted in the metrics of the function that ran: pre-auth.
             Trigger::BackendFailure => "backend-failure",
         }
     }
@@ -279,7 +281,7 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
                     trigger,
                     now,
                     started,
-                    &[Metric::count("MalformedEvents", 1), Metric::count("Denied", 1)],
+                    &[Metric::count(&m::MALFORMED_EVENTS, 1), Metric::count(&m::DENIED, 1)],
                 );
                 return Err(err);
             }
@@ -298,18 +300,21 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
         }
         let risk_deny = event.decision_action.as_deref() == Some("deny");
         let deny = risk_deny || (spilled && self.settings.fail_mode == FailMode::Closed);
-        let unverified = u64::from(!event.ip_verified && trigger == Trigger::PreAuth);
         let snapshot_age = (trigger == Trigger::PreAuth).then(|| self.risk.age_secs(now)).flatten();
         let mut extra = vec![
-            Metric::count("Emitted", u64::from(!spilled)),
-            Metric::count("Spilled", u64::from(spilled)),
-            Metric::count("ContextUnverified", unverified),
-            Metric::count("GeoMiss", u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
-            Metric::count("Denied", u64::from(deny)),
-            Metric::count("RiskHigh", u64::from(event.decision_level.as_deref() == Some("high"))),
+            Metric::count(&m::EMITTED, u64::from(!spilled)),
+            Metric::count(&m::SPILLED, u64::from(spilled)),
+            Metric::count(&m::GEO_MISS, u64::from(event.source_ip.is_some() && event.geo_country.is_none())),
+            Metric::count(&m::DENIED, u64::from(deny)),
+            Metric::count(&m::RISK_HIGH, u64::from(event.decision_level.as_deref() == Some("high"))),
+            Metric::count(&m::RISK_MEDIUM, u64::from(event.decision_level.as_deref() == Some("medium"))),
         ];
+        // Only attempts are decided with the context: post-auth's is optional.
+        if trigger == Trigger::PreAuth {
+            extra.push(Metric::count(&m::CONTEXT_UNVERIFIED, u64::from(!event.ip_verified)));
+        }
         if let Some(age) = snapshot_age {
-            extra.push(Metric::seconds("SnapshotAge", age as f64));
+            extra.push(Metric::new(&m::SNAPSHOT_AGE, age as f64));
         }
         self.write_metrics(trigger, now, started, &extra);
         Ok(Outcome { event, delivery, deny })
@@ -317,8 +322,8 @@ impl<S: EventSink, C: Clock, R: RiskSource> Handler<S, C, R> {
 
     fn write_metrics(&self, trigger: Trigger, now: DateTime<Utc>, started: Instant, extra: &[Metric]) {
         let mut metrics = vec![
-            Metric::count("Invocations", 1),
-            Metric::micros("HandlerLatency", started.elapsed().as_secs_f64() * 1e6),
+            Metric::count(&m::INVOCATIONS, 1),
+            Metric::new(&m::HANDLER_LATENCY, started.elapsed().as_secs_f64() * 1e6),
         ];
         metrics.extend_from_slice(extra);
         self.metrics.write(emf_line(

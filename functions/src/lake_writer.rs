@@ -7,7 +7,8 @@
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use pipeline::lake::{Lake, SourceRecord, WriteReport};
-use pipeline::telemetry::{LineOut, Metric, emf_line};
+use pipeline::metrics as m;
+use pipeline::telemetry::{Metric, MetricsSink};
 
 /// Groups the batch by shard (an event-source mapping sends one shard per
 /// batch, but nothing here depends on it), in arrival order.
@@ -32,7 +33,7 @@ fn by_shard(event: KinesisEvent) -> Vec<(String, Vec<SourceRecord>)> {
 }
 
 /// Writes one batch; the response lists the first unwritten record per shard.
-pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &LineOut, namespace: &str) -> KinesisEventResponse {
+pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &MetricsSink) -> KinesisEventResponse {
     let started = std::time::Instant::now();
     let mut response = KinesisEventResponse::default();
     let mut total = WriteReport::default();
@@ -54,18 +55,32 @@ pub async fn handle(lake: &Lake, event: KinesisEvent, metrics: &LineOut, namespa
             }
         }
     }
-    metrics.write(emf_line(
-        namespace,
-        "lake-writer",
+    let failures = response.batch_item_failures.len();
+    let files = total.files.len();
+    metrics.record(
+        m::component::LAKE_WRITER,
         chrono::Utc::now().timestamp_millis(),
-        &[
-            Metric::count("Records", total.records as u64),
-            Metric::count("Events", total.events as u64),
-            Metric::count("DeadLetters", total.dead_letters as u64),
-            Metric::count("FilesWritten", total.files.len() as u64),
-            Metric::count("WriteFailures", response.batch_item_failures.len() as u64),
-            Metric::micros("HandlerLatency", started.elapsed().as_secs_f64() * 1e6),
-        ],
-    ));
+        &writer_metrics(total.records, total.events, total.dead_letters, files, failures, started.elapsed()),
+    );
     response
+}
+
+/// The lake writer's metrics for one batch (here) or one drain (`authtrail
+/// consume`, outside Lambda).
+pub fn writer_metrics(
+    records: usize,
+    events: usize,
+    dead_letters: usize,
+    files: usize,
+    failures: usize,
+    elapsed: std::time::Duration,
+) -> [Metric; 6] {
+    [
+        Metric::count(&m::RECORDS, records as u64),
+        Metric::count(&m::EVENTS, events as u64),
+        Metric::count(&m::DEAD_LETTERS, dead_letters as u64),
+        Metric::count(&m::FILES_WRITTEN, files as u64),
+        Metric::count(&m::WRITE_FAILURES, failures as u64),
+        Metric::new(&m::HANDLER_LATENCY, elapsed.as_secs_f64() * 1e6),
+    ]
 }

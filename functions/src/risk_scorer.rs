@@ -6,9 +6,10 @@
 //! line with what it did.
 
 use pipeline::lake::Lake;
+use pipeline::metrics as m;
 use pipeline::risk::location::{SnapshotLocation, publish_snapshot};
 use pipeline::risk::snapshot::SnapshotData;
-use pipeline::telemetry::{LineOut, Metric, emf_line};
+use pipeline::telemetry::{Metric, MetricsSink};
 use queries::LakeSession;
 use queries::score::{Held, ScoreParams, ScoreReport, score_held};
 
@@ -66,28 +67,26 @@ pub async fn handle(
     snapshots: &SnapshotLocation,
     params: &ScoreParams,
     held: &mut Held,
-    metrics: &LineOut,
-    namespace: &str,
+    metrics: &MetricsSink,
 ) -> Result<ScorerRun, ScorerError> {
     let run = score_and_publish(lake, snapshots, params, held).await?;
     write_risk_tables(lake, &run.data).await;
     let (report, now) = (&run.report, params.now);
-    metrics.write(emf_line(
-        namespace,
-        "risk-scorer",
+    metrics.record(
+        m::component::RISK_SCORER,
         now.timestamp_millis(),
         &[
-            Metric::count("EventsIn", report.rows_in.max(0) as u64),
-            Metric::count("UserProfiles", report.users as u64),
-            Metric::count("IpsScored", report.ips as u64),
-            Metric::count("RiskyIps", report.risky_ips as u64),
-            Metric::count("RiskyNetworks", report.risky_asns as u64),
-            Metric::count("RiskyUsers", report.risky_users as u64),
+            Metric::count(&m::EVENTS_IN, report.rows_in.max(0) as u64),
+            Metric::count(&m::USER_PROFILES, report.users as u64),
+            Metric::count(&m::IPS_SCORED, report.ips as u64),
+            Metric::count(&m::RISKY_IPS, report.risky_ips as u64),
+            Metric::count(&m::RISKY_NETWORKS, report.risky_asns as u64),
+            Metric::count(&m::RISKY_USERS, report.risky_users as u64),
             // 1 when the day was read whole: no held rows, or events that reached the lake late.
-            Metric::count("DayReadWhole", u64::from(report.read_day_whole)),
-            Metric::seconds("ScoringTime", report.seconds),
+            Metric::count(&m::DAY_READ_WHOLE, u64::from(report.read_day_whole)),
+            Metric::new(&m::SCORING_TIME, report.seconds),
         ],
-    ));
+    );
     tracing::info!(version = %run.version, at = %run.published, events = report.rows_in, users = report.users, ips = report.ips, "snapshot published");
     Ok(run)
 }

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use pipeline::clock::Clock;
-use pipeline::config::{Config, StreamKind};
+use pipeline::cloudwatch::Publisher;
+use pipeline::config::{Config, MetricsSinkKind, StreamKind};
 use pipeline::context::ContextVerifier;
 use pipeline::geo::{AnonymousIpDb, AsnDb, Enricher, GeoError, open_city};
 use pipeline::risk::snapshot::LiveSnapshot;
 use pipeline::risk::{CompiledPolicy, Policy};
 use pipeline::stream::{AnySink, KinesisSink, LocalStream, SdkPutRecords, kinesis_client};
-use pipeline::telemetry::LineOut;
+use pipeline::telemetry::{LineOut, MetricsSink};
 
 use crate::handler::{Handler, Settings, Trigger};
 
@@ -23,6 +24,8 @@ pub enum SetupError {
     Stream(#[from] pipeline::stream::LocalStreamError),
     #[error(transparent)]
     Snapshot(#[from] pipeline::risk::location::LocationError),
+    #[error(transparent)]
+    Secret(#[from] pipeline::secrets::SecretError),
 }
 
 /// Opens the configured GeoIP databases; absent ones are simply not used.
@@ -36,9 +39,18 @@ pub fn enricher(config: &Config) -> Result<Enricher, GeoError> {
     Ok(Enricher { geo, asn, anonymous })
 }
 
-/// The context verifier with secrets from the process environment.
-pub fn verifier(config: &Config) -> ContextVerifier {
-    ContextVerifier::new(config.context_secrets(|name| std::env::var(name).ok()), config.context.max_age_secs)
+/// The context verifier with its keys: from Secrets Manager when
+/// `context.secret_arn` is set (a deployed trigger), else from the
+/// environment variables the configuration names.
+pub async fn verifier(config: &Config) -> Result<ContextVerifier, SetupError> {
+    let keys = match &config.context.secret_arn {
+        Some(secret) => {
+            let timeout = std::time::Duration::from_millis(config.context.secret_load_timeout_ms);
+            pipeline::secrets::context_secrets(&pipeline::secrets::client().await, secret, timeout).await?
+        }
+        None => config.context_secrets(|name| std::env::var(name).ok()),
+    };
+    Ok(ContextVerifier::new(keys, config.context.max_age_secs))
 }
 
 /// The configured sink: the local stream or Kinesis.
@@ -77,6 +89,29 @@ pub async fn risk(config: &Config) -> Result<LiveSnapshot, SetupError> {
     Ok(LiveSnapshot::open_location(&location, &config.snapshot_cache_dir(), config.snapshot_load_timeout()).await?)
 }
 
+/// The configured metrics sink (`metrics.sink`, else `default`): EMF lines
+/// on stdout, PutMetricData in the background, or none.
+pub async fn metrics_sink(config: &Config, default: MetricsSinkKind) -> MetricsSink {
+    let namespace = config.metrics.namespace.clone();
+    match config.metrics.sink.unwrap_or(default) {
+        MetricsSinkKind::Emf => MetricsSink::Emf { namespace, out: LineOut::Stdout },
+        MetricsSinkKind::Cloudwatch => {
+            MetricsSink::CloudWatch(Publisher::start(pipeline::cloudwatch::client().await, &namespace))
+        }
+        MetricsSinkKind::Off => MetricsSink::Off,
+    }
+}
+
+/// EMF lines to stdout unless `metrics.sink` says otherwise: what a trigger
+/// writes (never a network call on the sign-in path, so `cloudwatch` means
+/// EMF there too).
+pub fn trigger_metrics(config: &Config) -> LineOut {
+    match config.metrics.sink {
+        Some(MetricsSinkKind::Off) => LineOut::Discard,
+        _ => LineOut::Stdout,
+    }
+}
+
 pub fn settings(config: &Config) -> Settings {
     Settings { fail_mode: config.stream.fail_mode, metrics_namespace: config.metrics.namespace.clone() }
 }
@@ -96,7 +131,7 @@ pub async fn handler<C: Clock>(
     };
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),
-        verifier: verifier(config),
+        verifier: verifier(config).await?,
         sink: sink(config).await?,
         clock,
         risk: Arc::new(risk),

@@ -129,6 +129,13 @@ pub struct StreamConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContextConfig {
+    /// A Secrets Manager secret (ARN or name) holding the HMAC key: its
+    /// AWSCURRENT and AWSPREVIOUS versions are the current and previous
+    /// keys. When set, `secret_env` and `previous_secret_env` are not read.
+    /// What a deployed trigger uses (`infra/template.yaml` sets it).
+    pub secret_arn: Option<String>,
+    /// The longest a cold start waits for `secret_arn`.
+    pub secret_load_timeout_ms: u64,
     /// Environment variable holding the HMAC secret shared with the app backend.
     pub secret_env: String,
     /// Environment variable holding the previous secret during a rotation.
@@ -151,11 +158,24 @@ pub struct GeoIpConfig {
     pub anonymous_ip: Option<PathBuf>,
 }
 
+/// Where metrics go (see `pipeline::telemetry::MetricsSink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsSinkKind {
+    /// CloudWatch EMF lines on stdout (Lambda ships them to CloudWatch Logs).
+    Emf,
+    /// PutMetricData through the AWS SDK, batched in the background.
+    Cloudwatch,
+    Off,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
-    /// Write one CloudWatch EMF line per invocation to stdout.
-    pub emf: bool,
+    /// `emf`, `cloudwatch` or `off`. Unset: `emf` in the Lambda functions,
+    /// `off` for the command line (`consume`, `score`).
+    pub sink: Option<MetricsSinkKind>,
+    /// The CloudWatch namespace (the stack sets `authtrail/<stage>`).
     pub namespace: String,
 }
 
@@ -190,6 +210,8 @@ impl Default for StreamConfig {
 impl Default for ContextConfig {
     fn default() -> Self {
         ContextConfig {
+            secret_arn: None,
+            secret_load_timeout_ms: 1500,
             secret_env: "AUTHTRAIL_CONTEXT_SECRET".into(),
             previous_secret_env: "AUTHTRAIL_CONTEXT_SECRET_PREVIOUS".into(),
             max_age_secs: 300,
@@ -199,7 +221,7 @@ impl Default for ContextConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { emf: true, namespace: "authtrail".into() }
+        MetricsConfig { sink: None, namespace: "authtrail".into() }
     }
 }
 
@@ -253,6 +275,21 @@ impl Config {
                 format!(
                     "{} is outside 100..=4500: a cold start counts against Cognito's 5 s",
                     self.risk.snapshot_load_timeout_ms
+                ),
+            ));
+        }
+        if self.metrics.namespace.is_empty() || self.metrics.namespace.len() > 255 {
+            return Err(bad("metrics.namespace", "must be 1 to 255 characters".into()));
+        }
+        if self.context.secret_arn.as_deref().is_some_and(str::is_empty) {
+            return Err(bad("context.secret_arn", "is empty: name a Secrets Manager secret, or leave it unset".into()));
+        }
+        if !(100..=4000).contains(&self.context.secret_load_timeout_ms) {
+            return Err(bad(
+                "context.secret_load_timeout_ms",
+                format!(
+                    "{} is outside 100..=4000: a cold start counts against Cognito's 5 s",
+                    self.context.secret_load_timeout_ms
                 ),
             ));
         }
@@ -465,6 +502,42 @@ mod tests {
         }
         let err = Config::load(None, env(&[("AUTHTRAIL__RISK__SNAPSHOT_LOAD_TIMEOUT_MS", "9000")])).unwrap_err();
         assert!(err.to_string().contains("risk.snapshot_load_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_documented_example_loads_as_written() {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let example = text.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authtrail.toml");
+        std::fs::write(&path, example).unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+        let d = Config::default();
+        // The example states the defaults.
+        assert_eq!(c.stream.budget_ms, d.stream.budget_ms);
+        assert_eq!(c.context.secret_load_timeout_ms, d.context.secret_load_timeout_ms);
+        assert_eq!(c.risk.snapshot_load_timeout_ms, d.risk.snapshot_load_timeout_ms);
+        assert_eq!(c.metrics.namespace, d.metrics.namespace);
+        assert_eq!(c.lake.batch_records, d.lake.batch_records);
+    }
+
+    #[test]
+    fn metrics_sink_and_secret_keys_are_validated() {
+        let c = Config::load(None, env(&[("AUTHTRAIL__METRICS__SINK", "cloudwatch")])).unwrap();
+        assert_eq!(c.metrics.sink, Some(MetricsSinkKind::Cloudwatch));
+        let err = Config::load(None, env(&[("AUTHTRAIL__METRICS__SINK", "statsd")])).unwrap_err().to_string();
+        assert!(err.contains("metrics.sink") && err.contains("statsd"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__METRICS__EMF", "true")])).unwrap_err().to_string();
+        assert!(err.contains("emf"), "{err}");
+        let err = Config::load(None, env(&[("AUTHTRAIL__CONTEXT__SECRET_ARN", "")])).unwrap_err().to_string();
+        assert!(err.contains("context.secret_arn"), "{err}");
+        let err =
+            Config::load(None, env(&[("AUTHTRAIL__CONTEXT__SECRET_LOAD_TIMEOUT_MS", "6000")])).unwrap_err().to_string();
+        assert!(err.contains("context.secret_load_timeout_ms") && err.contains("5 s"), "{err}");
+        let c =
+            Config::load(None, env(&[("AUTHTRAIL__CONTEXT__SECRET_ARN", "authtrail/prod/context-secret")])).unwrap();
+        assert_eq!(c.context.secret_arn.as_deref(), Some("authtrail/prod/context-secret"));
     }
 
     #[test]

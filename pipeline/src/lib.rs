@@ -4,12 +4,15 @@
 
 pub mod aws;
 pub mod clock;
+pub mod cloudwatch;
 pub mod config;
 pub mod context;
 pub mod device;
 pub mod event;
 pub mod geo;
 pub mod lake;
+pub mod metrics;
 pub mod risk;
+pub mod secrets;
 pub mod stream;
 pub mod telemetry;

@@ -1,35 +1,22 @@
-//! CloudWatch Embedded Metric Format lines: metrics from the login path
-//! without a network call. CloudWatch Logs turns each line into metrics.
-//! Dimensions are the function name only: never a user or an IP.
+//! Where metrics go: CloudWatch Embedded Metric Format lines (the login
+//! path and every Lambda function: no network call; CloudWatch Logs turns
+//! each line into metrics), PutMetricData ([`crate::cloudwatch`], for
+//! processes outside Lambda), or nowhere. What the metrics are is
+//! [`crate::metrics`]'s. Dimensions are the component only: never a user
+//! or an IP.
 
 use std::io::Write;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 
-/// One metric value with its CloudWatch unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Metric {
-    pub name: &'static str,
-    pub unit: &'static str,
-    pub value: f64,
-}
-
-impl Metric {
-    pub fn count(name: &'static str, value: u64) -> Self {
-        Metric { name, unit: "Count", value: value as f64 }
-    }
-    pub fn micros(name: &'static str, value: f64) -> Self {
-        Metric { name, unit: "Microseconds", value }
-    }
-    pub fn seconds(name: &'static str, value: f64) -> Self {
-        Metric { name, unit: "Seconds", value }
-    }
-}
+use crate::cloudwatch::Publisher;
+use crate::metrics::DIMENSION;
+pub use crate::metrics::Metric;
 
 /// Builds one EMF line (JSON, no trailing newline).
 pub fn emf_line(namespace: &str, function: &str, timestamp_ms: i64, metrics: &[Metric]) -> String {
-    let definitions: Vec<Value> = metrics.iter().map(|m| json!({"Name": m.name, "Unit": m.unit})).collect();
+    let definitions: Vec<Value> = metrics.iter().map(|m| json!({"Name": m.name(), "Unit": m.unit()})).collect();
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -37,16 +24,65 @@ pub fn emf_line(namespace: &str, function: &str, timestamp_ms: i64, metrics: &[M
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
-                "Dimensions": [["Function"]],
+                "Dimensions": [[DIMENSION]],
                 "Metrics": definitions,
             }],
         }),
     );
-    root.insert("Function".into(), Value::from(function));
+    root.insert(DIMENSION.into(), Value::from(function));
     for m in metrics {
-        root.insert(m.name.into(), json!(m.value));
+        root.insert(m.name().into(), json!(m.value));
     }
     Value::Object(root).to_string()
+}
+
+/// Where a component's metrics go (`metrics.sink`).
+pub enum MetricsSink {
+    /// EMF lines in the metric namespace.
+    Emf {
+        namespace: String,
+        out: LineOut,
+    },
+    /// PutMetricData in the background.
+    CloudWatch(Publisher),
+    Off,
+}
+
+impl MetricsSink {
+    /// Records `metrics` of `component` (the `Function` dimension) at
+    /// `timestamp_ms`; never waits on the network.
+    pub fn record(&self, component: &str, timestamp_ms: i64, metrics: &[Metric]) {
+        match self {
+            MetricsSink::Emf { namespace, out } => out.write(emf_line(namespace, component, timestamp_ms, metrics)),
+            MetricsSink::CloudWatch(publisher) => publisher.record(component, timestamp_ms, metrics),
+            MetricsSink::Off => {}
+        }
+    }
+
+    /// The EMF lines kept in memory (tests), else none.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            MetricsSink::Emf { out, .. } => out.lines(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sends what a CloudWatch sink holds, at most `timeout`; stops it.
+    pub async fn close(self, timeout: std::time::Duration) {
+        if let MetricsSink::CloudWatch(publisher) = self {
+            let stats = publisher.shutdown(timeout).await;
+            let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            let (failed, dropped) = (load(&stats.failed), load(&stats.dropped));
+            if failed + dropped > 0 {
+                tracing::warn!(
+                    failed,
+                    dropped,
+                    published = load(&stats.published),
+                    "some CloudWatch metric values were lost"
+                );
+            }
+        }
+    }
 }
 
 /// Where lines go: EMF metric lines and spill lines.
@@ -88,6 +124,7 @@ impl LineOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics;
 
     #[test]
     fn emf_line_declares_every_metric_and_its_value() {
@@ -95,7 +132,7 @@ mod tests {
             "authtrail",
             "pre-auth",
             1_700_000_000_000,
-            &[Metric::count("Invocations", 1), Metric::micros("HandlerLatency", 12.5)],
+            &[Metric::count(&metrics::INVOCATIONS, 1), Metric::new(&metrics::HANDLER_LATENCY, 12.5)],
         );
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "authtrail");

@@ -48,15 +48,38 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
             );
         }
     };
+    // `metrics.sink` (default off here): `cloudwatch` publishes the lake
+    // writer's metrics from a poller outside Lambda.
+    let metrics = functions::setup::metrics_sink(&config, pipeline::config::MetricsSinkKind::Off).await;
+    let record = |s: &Summary, failed: bool| {
+        let m = functions::lake_writer::writer_metrics(
+            s.records,
+            s.events,
+            s.dead_letters,
+            s.files,
+            usize::from(failed),
+            s.duration,
+        );
+        metrics.record(pipeline::metrics::component::LAKE_WRITER, chrono::Utc::now().timestamp_millis(), &m);
+    };
     let mut total = Summary::default();
     // One Ctrl-C listener for the whole run, so a signal during a drain is
     // not lost. Stopping mid-batch is safe: the pending range is redone.
     let mut stop = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         let s = tokio::select! {
-            s = consumer.drain(show) => s?,
+            s = consumer.drain(show) => s,
             _ = &mut stop => break,
         };
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                record(&Summary::default(), true);
+                metrics.close(Duration::from_secs(5)).await;
+                return Err(e.into());
+            }
+        };
+        record(&s, false);
         total.records += s.records;
         total.events += s.events;
         total.dead_letters += s.dead_letters;
@@ -72,6 +95,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
             _ = &mut stop => break,
         }
     }
+    metrics.close(Duration::from_secs(5)).await;
     if terminal {
         eprintln!();
     }

@@ -105,8 +105,8 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     for line in enricher.describe() {
         println!("  {line}");
     }
-    let replayer =
-        open_replayer(&config, &work, enricher, functions::setup::verifier(&config), policy, args.score_every)?;
+    let verifier = functions::setup::verifier(&config).await?;
+    let replayer = open_replayer(&config, &work, enricher, verifier, policy, args.score_every)?;
     let out = std::fs::File::create(&args.decisions)
         .with_context(|| format!("cannot create {}", args.decisions.display()))?;
     let mut out = BufWriter::new(out);

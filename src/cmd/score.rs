@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::telemetry::LineOut;
 use queries::score::ScoreParams;
 
 #[derive(clap::Args)]
@@ -41,15 +40,14 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
 /// Scores the lake as of `params.now` and publishes the snapshot at the
 /// configured location; prints what it did and returns where the snapshot now is.
 pub async fn publish(lake: &Lake, config: &Config, params: ScoreParams) -> anyhow::Result<String> {
-    let run = functions::risk_scorer::handle(
-        lake,
-        &config.snapshot_location(),
-        &params,
-        &mut Default::default(),
-        &LineOut::Discard,
-        "authtrail",
-    )
-    .await?;
+    // `metrics.sink` (default off here): `cloudwatch` for a scorer run on
+    // a schedule outside Lambda.
+    let metrics = functions::setup::metrics_sink(config, pipeline::config::MetricsSinkKind::Off).await;
+    let run =
+        functions::risk_scorer::handle(lake, &config.snapshot_location(), &params, &mut Default::default(), &metrics)
+            .await;
+    metrics.close(std::time::Duration::from_secs(5)).await;
+    let run = run?;
     let r = &run.report;
     println!(
         "scorer: {} events in → {} users, {} IPs scored ({} risky), {} risky networks, {} risky users, {:.2} s; snapshot {}",

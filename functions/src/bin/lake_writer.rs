@@ -4,19 +4,21 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::telemetry::LineOut;
+use pipeline::telemetry::MetricsSink;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(None)?;
     let lake = Lake::open(&config.lake_location())?;
-    let metrics = if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard };
-    let namespace: &'static str = Box::leak(config.metrics.namespace.clone().into_boxed_str());
+    let metrics = MetricsSink::Emf {
+        namespace: config.metrics.namespace.clone(),
+        out: functions::setup::trigger_metrics(&config),
+    };
     let (lake, metrics) = (&*Box::leak(Box::new(lake)), &*Box::leak(Box::new(metrics)));
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>| async move {
-            Ok::<_, lambda_runtime::Error>(functions::lake_writer::handle(lake, ev.payload, metrics, namespace).await)
+            Ok::<_, lambda_runtime::Error>(functions::lake_writer::handle(lake, ev.payload, metrics).await)
         },
     ))
     .await

@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline::config::Config;
 use pipeline::lake::Lake;
 use pipeline::risk::Policy;
-use pipeline::telemetry::LineOut;
+use pipeline::telemetry::MetricsSink;
 use queries::score::{Held, ScoreParams};
 use tokio::sync::Mutex;
 
@@ -16,8 +16,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let lake: &'static Lake = Box::leak(Box::new(Lake::open(&config.lake_location())?));
     // The policy's [scoring] section: the same file the pre-auth trigger reads.
     let policy: &'static Policy = Box::leak(Box::new(functions::setup::policy(config)?.policy));
-    let metrics: &'static LineOut =
-        Box::leak(Box::new(if config.metrics.emf { LineOut::Stdout } else { LineOut::Discard }));
+    let metrics: &'static MetricsSink = Box::leak(Box::new(MetricsSink::Emf {
+        namespace: config.metrics.namespace.clone(),
+        out: functions::setup::trigger_metrics(config),
+    }));
     // Profiles and the day's settled sign-ins, kept while the container stays warm.
     let held: &'static Mutex<Held> = Box::leak(Box::new(Mutex::new(Held::default())));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
@@ -27,7 +29,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             &ScoreParams::for_policy(chrono::Utc::now(), policy),
             &mut *held.lock().await,
             metrics,
-            &config.metrics.namespace,
         )
         .await?;
         Ok::<_, lambda_runtime::Error>(serde_json::json!({

@@ -403,3 +403,53 @@ async fn a_published_snapshot_drives_the_decision_and_its_age_is_a_metric() {
     let m: serde_json::Value = serde_json::from_str(&h.metrics.lines()[0]).unwrap();
     assert_eq!(m["SnapshotAge"], 120.0);
 }
+
+/// The metric names each component's EMF lines declare, by `Function`.
+pub fn emitted(lines: &[String]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let names = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+        let entry = out.entry(v["Function"].as_str().unwrap().to_string()).or_default();
+        entry.extend(names.iter().map(|m| m["Name"].as_str().unwrap().to_string()));
+    }
+    out
+}
+
+/// The catalogue's metrics of `component`, by name.
+pub fn catalogued(component: &str) -> std::collections::BTreeSet<String> {
+    pipeline::metrics::emitted_by(component).map(|m| m.name.to_string()).collect()
+}
+
+#[tokio::test]
+async fn each_trigger_emits_exactly_its_catalogued_metrics() {
+    // Every path: a decided attempt (with a snapshot, for its age), a
+    // success, a backend failure report, and unusable events.
+    let now = 1_763_802_005;
+    let risk = pipeline::risk::MemoryRisk { version: "v1".into(), built: at(now - 60), ..Default::default() };
+    let h = Handler {
+        enricher: Arc::new(enricher()),
+        verifier: ContextVerifier::new(vec![b"fixture-secret".to_vec()], 300),
+        sink: MemorySink::default(),
+        clock: Arc::new(FixedClock::at(at(now))),
+        risk,
+        policy: Arc::new(pipeline::risk::CompiledPolicy::default()),
+        settings: Settings { fail_mode: FailMode::Open, metrics_namespace: "authtrail".into() },
+        metrics: LineOut::memory(),
+        spill: LineOut::memory(),
+    };
+    h.handle(Trigger::PreAuth, &fixture("pre_auth_signed_email_alias.json")).await.unwrap();
+    h.handle(Trigger::PostAuth, &fixture("post_auth_documented.json")).await.unwrap();
+    let mut failure: serde_json::Value = serde_json::from_str(&fixture("pre_auth_documented.json")).unwrap();
+    failure["triggerSource"] = functions::handler::BACKEND_FAILURE_SOURCE.into();
+    h.handle(Trigger::PreAuth, &failure.to_string()).await.unwrap();
+    h.handle(Trigger::PreAuth, "not json").await.unwrap_err();
+    h.handle(Trigger::PostAuth, "[]").await.unwrap_err();
+    let found = emitted(&h.metrics.lines());
+    use pipeline::metrics::component::{POST_AUTH, PRE_AUTH};
+    // The failure report is counted by the function that ran, pre-auth.
+    assert_eq!(found.keys().collect::<Vec<_>>(), [POST_AUTH, PRE_AUTH]);
+    for component in [PRE_AUTH, POST_AUTH] {
+        assert_eq!(found.get(component), Some(&catalogued(component)), "{component}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use pipeline::lake::Lake;
-use pipeline::telemetry::LineOut;
+use pipeline::telemetry::{LineOut, MetricsSink};
 
 use super::handlers::root;
 
@@ -15,8 +15,8 @@ fn batch() -> KinesisEvent {
 async fn bad_records_are_dead_letters_not_failures() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::local(tmp.path()).unwrap();
-    let metrics = LineOut::memory();
-    let response = functions::lake_writer::handle(&lake, batch(), &metrics, "authtrail").await;
+    let metrics = MetricsSink::Emf { namespace: "authtrail".into(), out: LineOut::memory() };
+    let response = functions::lake_writer::handle(&lake, batch(), &metrics).await;
     assert!(response.batch_item_failures.is_empty());
     let files = lake.event_files().await.unwrap();
     assert_eq!(files.len(), 3, "{files:?}");
@@ -30,6 +30,9 @@ async fn bad_records_are_dead_letters_not_failures() {
         (m["Events"].as_f64(), m["DeadLetters"].as_f64(), m["WriteFailures"].as_f64()),
         (Some(3.0), Some(2.0), Some(0.0))
     );
+    // Exactly the catalogue's lake-writer metrics.
+    let c = pipeline::metrics::component::LAKE_WRITER;
+    assert_eq!(super::handlers::emitted(&metrics.lines())[c], super::handlers::catalogued(c));
 }
 
 #[tokio::test]
@@ -41,7 +44,7 @@ async fn a_failed_write_reports_its_first_unwritten_record() {
     let lake = Lake::local(tmp.path()).unwrap();
     let event = batch();
     let sequences: Vec<String> = event.records.iter().map(|r| r.kinesis.sequence_number.clone()).collect();
-    let response = functions::lake_writer::handle(&lake, event, &LineOut::Discard, "authtrail").await;
+    let response = functions::lake_writer::handle(&lake, event, &MetricsSink::Off).await;
     // Record 0 (22:00) is committed; record 1 (23:00) is the first not written.
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some(sequences[1].as_str()));

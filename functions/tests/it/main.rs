@@ -2,6 +2,7 @@
 
 mod evaluate;
 mod handlers;
+mod infra;
 mod lake_writer;
 mod lambda;
 mod replay;

@@ -7,7 +7,7 @@ use pipeline::lake::{Lake, SourceRecord};
 use pipeline::risk::RiskSource;
 use pipeline::risk::location::SnapshotLocation;
 use pipeline::risk::snapshot::{LiveSnapshot, Snapshot};
-use pipeline::telemetry::LineOut;
+use pipeline::telemetry::{LineOut, MetricsSink};
 use queries::score::ScoreParams;
 
 fn now() -> DateTime<Utc> {
@@ -45,12 +45,10 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = stuffed_lake(tmp.path()).await;
     let snapshots = tmp.path().join("snapshots");
-    let metrics = LineOut::memory();
+    let metrics = MetricsSink::Emf { namespace: "authtrail".into(), out: LineOut::memory() };
     let at = SnapshotLocation::Local(snapshots.clone());
     let mut held = Default::default();
-    let run = functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut held, &metrics, "authtrail")
-        .await
-        .unwrap();
+    let run = functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut held, &metrics).await.unwrap();
     let report = run.report;
     assert_eq!((report.rows_in, report.ips, report.risky_ips), (16, 1, 1));
     let snap = Snapshot::open_current(&snapshots).unwrap();
@@ -60,9 +58,11 @@ async fn scores_the_lake_publishes_a_snapshot_and_reports() {
         (m["Function"].as_str(), m["EventsIn"].as_f64(), m["RiskyIps"].as_f64()),
         (Some("risk-scorer"), Some(16.0), Some(1.0))
     );
+    let c = pipeline::metrics::component::RISK_SCORER;
+    assert_eq!(super::handlers::emitted(&metrics.lines())[c], super::handlers::catalogued(c));
     // A warm container's next run holds the day's settled rows: the day is not read whole.
     let later = ScoreParams::at(now() + Duration::minutes(15));
-    functions::risk_scorer::handle(&lake, &at, &later, &mut held, &metrics, "authtrail").await.unwrap();
+    functions::risk_scorer::handle(&lake, &at, &later, &mut held, &metrics).await.unwrap();
     let whole: Vec<Option<f64>> = metrics
         .lines()
         .iter()
@@ -78,16 +78,9 @@ async fn publishes_to_s3_where_the_trigger_loads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = stuffed_lake(tmp.path()).await;
     let at = SnapshotLocation::S3(S3Location { bucket, prefix: format!("scorer-{}/snapshots", std::process::id()) });
-    functions::risk_scorer::handle(
-        &lake,
-        &at,
-        &ScoreParams::at(now()),
-        &mut Default::default(),
-        &LineOut::memory(),
-        "authtrail",
-    )
-    .await
-    .unwrap();
+    functions::risk_scorer::handle(&lake, &at, &ScoreParams::at(now()), &mut Default::default(), &MetricsSink::Off)
+        .await
+        .unwrap();
     let cache = tmp.path().join("cache");
     let live = LiveSnapshot::open_location(&at, &cache, std::time::Duration::from_secs(4)).await.unwrap();
     assert_eq!(

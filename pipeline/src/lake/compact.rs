@@ -35,7 +35,7 @@ impl Lake {
     /// Compacts `events/dt=<date>/` (every hour, or just `hour`).
     pub async fn compact(&self, date: &str, hour: Option<u32>) -> Result<Vec<CompactedHour>, LakeError> {
         let prefix = match hour {
-            Some(h) => format!("events/dt={date}/hour={h:02}"),
+            Some(h) => super::partition_dir(date, h),
             None => format!("events/dt={date}"),
         };
         let files: Vec<String> = self.list(&prefix).await?.into_iter().filter(|p| p.ends_with(".parquet")).collect();

@@ -209,7 +209,7 @@ impl Lake {
             let mut events: Vec<&Event> = events.iter().map(|(_, e)| e).collect();
             // Time order inside a file makes min/max statistics prune well.
             events.sort_by_key(|e| e.time);
-            let rel = format!("events/dt={date}/hour={hour:02}/{name}.parquet");
+            let rel = format!("{}/{name}.parquet", partition_dir(date, *hour));
             let put = async {
                 let bytes = encode_parquet(&events)?;
                 let len = bytes.len();
@@ -344,6 +344,13 @@ fn partition_by_hour(events: Vec<(usize, Event)>) -> BTreeMap<(String, u32), Vec
 
 fn partition_of(t: DateTime<Utc>) -> (String, u32) {
     (format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()), t.hour())
+}
+
+/// The directory of one hour's events: `events/dt=YYYY-MM-DD/hour=HH`, the
+/// layout the Glue table's partition projection renders (infra/template.yaml,
+/// checked against this through infra/generated/events-schema.json).
+pub fn partition_dir(date: &str, hour: u32) -> String {
+    format!("events/dt={date}/hour={hour:02}")
 }
 
 /// The start of the hour an event file's partition holds, from its path

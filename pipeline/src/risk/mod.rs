@@ -151,4 +151,7 @@ impl RiskSource for MemoryRisk {
     fn asn(&self, asn: u32) -> Option<Risk> {
         self.asns.get(&asn).cloned()
     }
+    fn age_secs(&self, now: DateTime<Utc>) -> Option<u64> {
+        Some((now - self.built).num_seconds().max(0) as u64)
+    }
 }

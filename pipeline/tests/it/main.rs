@@ -1,9 +1,12 @@
 //! pipeline integration tests: one test binary, one module per area.
 
+mod cloudwatch;
 mod enrichment;
+mod generated;
 mod kinesis;
 mod lake;
 mod risk;
+mod secrets;
 mod snapshot_s3;
 
 use std::path::PathBuf;

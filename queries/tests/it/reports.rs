@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use datafusion::physical_plan::displayable;
 use pipeline::event::Event;
-use pipeline::lake::Lake;
 use pipeline::risk::snapshot::SnapshotData;
 use pipeline::risk::{Risk, Scoring, UserProfile};
 use queries::LakeSession;
