@@ -21,7 +21,8 @@ use pipeline::clock::FixedClock;
 use pipeline::context::ContextVerifier;
 use pipeline::geo::Enricher;
 use pipeline::lake::Lake;
-use pipeline::lake::consume::{Consumer, LocalSource};
+use pipeline::lake::consume::Consumer;
+use pipeline::lake::sources::LocalSource;
 use pipeline::risk::location::SnapshotLocation;
 use pipeline::risk::snapshot::{LiveSnapshot, SnapshotData};
 use pipeline::risk::{CompiledPolicy, Level};
@@ -39,7 +40,7 @@ pub enum ReplayError {
     #[error("replay file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("lake writer: {0}")]
-    Consume(#[from] pipeline::lake::consume::ConsumeError),
+    Consume(#[from] pipeline::lake::source::ConsumeError),
     #[error(transparent)]
     Lake(#[from] pipeline::lake::LakeError),
     #[error("replay stream: {0}")]

@@ -13,19 +13,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::layered::{ConfigError, Origins, load_layered};
+pub use crate::risk::FailMode;
 use crate::risk::location::SnapshotLocation;
 
 pub const ENV_PREFIX: &str = "AUTHTRAIL__";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path} is not valid TOML: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("config key `{key}`{origin}: {message}")]
-    Key { key: String, origin: String, message: String },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -33,17 +25,6 @@ pub enum StreamKind {
     #[default]
     Local,
     Kinesis,
-}
-
-/// What a trigger does when its event cannot be delivered in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum FailMode {
-    /// Spill the event to the log and let the sign-in proceed.
-    #[default]
-    Open,
-    /// Spill the event and deny the sign-in.
-    Closed,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,7 +43,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
-    /// The blocking policy (TOML; see the README). Default: the built-in
+    /// The blocking policy (TOML; see docs/policy.md). Default: the built-in
     /// policy, in audit mode. `AUTHTRAIL_POLICY__…` variables override it.
     pub policy_file: Option<PathBuf>,
     /// The local directory for snapshots; default `<data_dir>/snapshots`.
@@ -263,6 +244,21 @@ impl Config {
         if self.stream.kind == StreamKind::Kinesis && self.stream.kinesis_stream.as_deref().is_none_or(str::is_empty) {
             return Err(bad("stream.kinesis_stream", "is required when stream.kind = \"kinesis\"".into()));
         }
+        if let Some(location) = &self.lake.location {
+            match crate::aws::S3Location::parse(location) {
+                Err(why) => {
+                    return Err(bad("lake.location", format!("{location:?}: {why} (expected s3://bucket/prefix)")));
+                }
+                Ok(None) if location.is_empty() => return Err(bad("lake.location", "is empty".into())),
+                Ok(None) if location.contains("://") => {
+                    return Err(bad(
+                        "lake.location",
+                        format!("{location:?}: only s3://bucket/prefix or a local directory is supported"),
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
         if self.lake.batch_records == 0 {
             return Err(bad("lake.batch_records", "must be at least 1".into()));
         }
@@ -355,73 +351,6 @@ impl Config {
     }
 }
 
-/// Where each key set from the environment came from (key → variable name).
-pub type Origins = BTreeMap<String, String>;
-
-/// A TOML file (if any) with `PREFIX<SECTION>__<KEY>` environment overrides,
-/// deserialised into `T`; errors name the key and, for overrides, the variable.
-pub fn load_layered<T: serde::de::DeserializeOwned>(
-    path: Option<&Path>,
-    env: impl IntoIterator<Item = (String, String)>,
-    prefix: &str,
-) -> Result<(T, Origins), ConfigError> {
-    let mut table = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
-            text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: p.into(), message: e.to_string() })?
-        }
-        None => toml::Table::new(),
-    };
-    let mut origins = Origins::new();
-    for (name, raw) in env {
-        let Some(rest) = name.strip_prefix(prefix) else { continue };
-        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-        let key = path.join(".");
-        insert(&mut table, &path, scalar(&raw)).map_err(|message| ConfigError::Key {
-            key: key.clone(),
-            origin: format!(" (from {name})"),
-            message,
-        })?;
-        origins.insert(key, name);
-    }
-    let value: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let key = e.path().to_string();
-        let origin = origins.get(&key).map(|n| format!(" (from {n})")).unwrap_or_default();
-        ConfigError::Key { key, origin, message: e.into_inner().to_string() }
-    })?;
-    Ok((value, origins))
-}
-
-/// `300` → integer, `true` → bool, `["a", "b"]` → array, anything else → the string as given.
-fn scalar(raw: &str) -> toml::Value {
-    match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => match t.remove("v") {
-            Some(
-                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Array(_)),
-            ) => v,
-            _ => toml::Value::String(raw.to_string()),
-        },
-        Err(_) => toml::Value::String(raw.to_string()),
-    }
-}
-
-fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    match path {
-        [] => Err("empty key".into()),
-        [last] => {
-            table.insert(last.clone(), value);
-            Ok(())
-        }
-        [first, rest @ ..] => {
-            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            match entry {
-                toml::Value::Table(t) => insert(t, rest, value),
-                _ => Err(format!("`{first}` is not a section")),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,13 +435,8 @@ mod tests {
 
     #[test]
     fn the_documented_example_loads_as_written() {
-        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
-        let text = std::fs::read_to_string(&doc).unwrap();
-        let example = text.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("authtrail.toml");
-        std::fs::write(&path, example).unwrap();
-        let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+        let (_dir, path) = crate::layered::doc_example("configuration.md");
+        let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("docs/configuration.md: {e}"));
         let d = Config::default();
         // The example states the defaults.
         assert_eq!(c.stream.budget_ms, d.stream.budget_ms);
@@ -520,6 +444,19 @@ mod tests {
         assert_eq!(c.risk.snapshot_load_timeout_ms, d.risk.snapshot_load_timeout_ms);
         assert_eq!(c.metrics.namespace, d.metrics.namespace);
         assert_eq!(c.lake.batch_records, d.lake.batch_records);
+    }
+
+    #[test]
+    fn lake_locations_are_validated_at_load() {
+        for (bad, why) in [("s3://", "no bucket"), ("gs://b/p", "only s3://"), ("", "empty")] {
+            let err = Config::load(None, env(&[("AUTHTRAIL__LAKE__LOCATION", bad)])).unwrap_err().to_string();
+            assert!(
+                err.contains("lake.location") && err.contains("AUTHTRAIL__LAKE__LOCATION") && err.contains(why),
+                "{err}"
+            );
+        }
+        let c = Config::load(None, env(&[("AUTHTRAIL__LAKE__LOCATION", "s3://lake-bucket/authtrail")])).unwrap();
+        assert_eq!(c.lake_location(), "s3://lake-bucket/authtrail");
     }
 
     #[test]

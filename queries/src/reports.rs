@@ -40,6 +40,32 @@ pub fn all() -> Vec<Query> {
     EMBEDDED.iter().map(|(file, text)| Query::parse(file, text).expect("embedded reports parse (tested)")).collect()
 }
 
+/// The catalogue as Markdown, from the reports' own headers: the generated
+/// part of `docs/reports.md` (`authtrail report docs` prints it; a test
+/// checks the file holds exactly this).
+pub fn markdown() -> String {
+    let mut out = String::from("| report | answers | parameters (defaults) |\n|---|---|---|\n");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for q in all() {
+        let params: Vec<String> = q
+            .params
+            .iter()
+            .map(|p| {
+                let default = p.default.as_deref().map_or_else(|| " (required)".to_string(), |d| format!(" = `{d}`"));
+                format!("`{}`{default}: {}", p.name, cell(&p.description))
+            })
+            .collect();
+        let portability = q.portability.as_deref().map(|p| format!(" *Athena/Trino:* {}", cell(p))).unwrap_or_default();
+        out.push_str(&format!(
+            "| `{}` | {}{portability} | {} |\n",
+            q.name,
+            cell(&q.description),
+            if params.is_empty() { "—".to_string() } else { params.join("; ") }
+        ));
+    }
+    out
+}
+
 /// The report named `name`.
 pub fn report(name: &str) -> Result<Query, CatalogError> {
     all().into_iter().find(|q| q.name == name).ok_or_else(|| CatalogError::Unknown(name.to_string()))

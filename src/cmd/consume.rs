@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pipeline::config::{Config, StreamKind};
+use pipeline::kinesis::KinesisSource;
 use pipeline::lake::Lake;
-use pipeline::lake::consume::{AnySource, Consumer, LocalSource, Summary};
-use pipeline::lake::kinesis_source::KinesisSource;
+use pipeline::lake::consume::{Consumer, Summary};
+use pipeline::lake::sources::{AnySource, LocalSource};
 
 #[derive(clap::Args)]
 pub struct Args {

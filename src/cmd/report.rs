@@ -27,6 +27,8 @@ pub enum Command {
     List,
     /// One report: its description, parameters with their defaults, and SQL.
     Show { name: String },
+    /// The catalogue as Markdown (the generated table of docs/reports.md).
+    Docs,
     /// Run a report over the lake.
     Run(RunArgs),
 }
@@ -83,6 +85,10 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
                 let line = format!("{:<width$}  {}", q.name, first_sentence(&q.description));
                 println!("{}", queries::table::cut(&line, line_width));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Docs => {
+            print!("{}", reports::markdown());
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { name } => {

@@ -15,11 +15,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         namespace: config.metrics.namespace.clone(),
         out: functions::setup::trigger_metrics(&config),
     };
-    let (lake, metrics) = (&*Box::leak(Box::new(lake)), &*Box::leak(Box::new(metrics)));
-    lambda_runtime::run(service_fn(
-        move |ev: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>| async move {
+    let writer = std::sync::Arc::new((lake, metrics));
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>| {
+        let writer = std::sync::Arc::clone(&writer);
+        async move {
+            let (lake, metrics) = &*writer;
             Ok::<_, lambda_runtime::Error>(functions::lake_writer::handle(lake, ev.payload, metrics).await)
-        },
-    ))
+        }
+    }))
     .await
 }

@@ -15,10 +15,11 @@
 mod compact;
 pub mod consume;
 pub mod decode;
-pub mod kinesis_source;
 pub mod kpl;
 mod parquet_file;
 pub mod risk_tables;
+pub mod source;
+pub mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

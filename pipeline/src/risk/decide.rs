@@ -8,8 +8,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::policy::{CompiledPolicy, Level, Mode};
-use super::{RiskSource, SnapshotState};
-use crate::config::FailMode;
+use super::{FailMode, RiskSource, SnapshotState};
 use crate::geo::AnonymousIp;
 
 /// What the trigger knows about one sign-in attempt.

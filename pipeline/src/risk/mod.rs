@@ -18,6 +18,19 @@ use chrono::{DateTime, Utc};
 pub use decide::{Attempt, Decision, decide, distance_km};
 pub use policy::{CompiledPolicy, Level, Mode, Policy, Scoring};
 
+/// What happens when something a sign-in depends on fails: the event's
+/// delivery (`stream.fail_mode`) or the risk snapshot (the policy's
+/// `[snapshot] fail_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Let the sign-in proceed (a delivery failure spills the event to the log).
+    #[default]
+    Open,
+    /// Deny it (the event is still spilled; a snapshot failure adds 100 points).
+    Closed,
+}
+
 /// The last successful sign-in of a user, for impossible travel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LastSuccess {

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, FailMode, Origins, load_layered};
+use super::FailMode;
+use crate::layered::{ConfigError, Origins, load_layered};
 
 pub const POLICY_ENV_PREFIX: &str = "AUTHTRAIL_POLICY__";
 
@@ -414,6 +415,25 @@ impl Default for CompiledPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_policy_is_the_built_in_one() {
+        let (_dir, path) = crate::layered::doc_example("policy.md");
+        let loaded = Policy::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("docs/policy.md: {e}")).policy;
+        let default = Policy::default();
+        // Every section as the defaults, but the example's allow list.
+        for (name, a, b) in [
+            ("mode", format!("{:?}", loaded.mode), format!("{:?}", default.mode)),
+            ("deny_level", format!("{:?}", loaded.deny_level), format!("{:?}", default.deny_level)),
+            ("levels", format!("{:?}", loaded.levels), format!("{:?}", default.levels)),
+            ("weights", format!("{:?}", loaded.weights), format!("{:?}", default.weights)),
+            ("travel", format!("{:?}", loaded.travel), format!("{:?}", default.travel)),
+            ("snapshot", format!("{:?}", loaded.snapshot), format!("{:?}", default.snapshot)),
+            ("scoring", format!("{:?}", loaded.scoring), format!("{:?}", default.scoring)),
+        ] {
+            assert_eq!(a, b, "docs/policy.md's [{name}] differs from the built-in policy");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

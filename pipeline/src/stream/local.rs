@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::{Delivered, EmitResults, EventSink, Record, json_or_base64};
+use super::sink::{Delivered, EmitResults, EventSink, Record};
+use super::spill::json_or_base64;
 
 /// Segments roll over past this size so old ones can be removed whole, and
 /// so a reader resuming at a sequence skips whole segments before it: it

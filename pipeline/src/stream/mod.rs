@@ -1,47 +1,22 @@
 //! The event stream: where triggers put events and the lake writer reads them.
 //!
-//! [`EventSink`] is the seam the handlers are generic over. Two
-//! implementations: [`KinesisSink`] for AWS and [`LocalStream`], append-only
-//! segment files under `./data/stream/`, the embedded default. A record that
-//! no sink accepted in time is written as a [`spill_line`] so it can be
-//! recovered from the logs; nothing is dropped silently.
+//! [`EventSink`] is the seam the handlers are generic over
+//! ([`sink`]). Two implementations: [`KinesisSink`] for AWS
+//! ([`crate::kinesis`]) and [`LocalStream`], append-only segment files under
+//! `./data/stream/`, the embedded default. A record that no sink accepted in
+//! time is written as a [`spill_line`] so it can be recovered from the logs;
+//! nothing is dropped silently. The poller reads both back through
+//! [`crate::lake::sources`].
 
-mod kinesis;
 mod local;
+pub mod sink;
+mod spill;
 
-use std::future::Future;
-
-use base64::Engine;
-use serde::Serialize;
-use serde_json::value::RawValue;
-
-pub use kinesis::{EntryOutcome, KinesisSink, PutRecordsApi, SdkPutRecords, kinesis_client};
+pub use crate::kinesis::{EntryOutcome, KinesisSink, PutRecordsApi, SdkPutRecords, kinesis_client};
 pub use local::{LocalStream, LocalStreamError, StoredRecord, read_shard, read_shard_limited, shard_ids, stream_id};
-
-/// One record for the stream: the partition key (the user key) and the bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub partition_key: String,
-    pub data: Vec<u8>,
-}
-
-/// Where a record landed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
-    pub shard_id: String,
-    pub sequence_number: String,
-}
-
-/// The outcome for each input record, in input order. `Err` holds the reason
-/// the record could not be delivered within the sink's limits.
-pub type EmitResults = Vec<Result<Delivered, String>>;
-
-/// Something that takes records and tells, per record, what happened.
-pub trait EventSink: Send + Sync {
-    fn emit(&self, records: &[Record]) -> impl Future<Output = EmitResults> + Send;
-    /// A line for humans: which stream, where.
-    fn describe(&self) -> String;
-}
+pub use sink::{Delivered, EmitResults, EventSink, Record};
+pub(crate) use spill::json_or_base64;
+pub use spill::{SPILL_TAG, parse_spill_line, spill_line};
 
 /// The sink chosen by configuration.
 pub enum AnySink {
@@ -61,86 +36,5 @@ impl EventSink for AnySink {
             AnySink::Local(s) => s.describe(),
             AnySink::Kinesis(s) => s.describe(),
         }
-    }
-}
-
-impl<T: EventSink> EventSink for std::sync::Arc<T> {
-    fn emit(&self, records: &[Record]) -> impl Future<Output = EmitResults> + Send {
-        (**self).emit(records)
-    }
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-}
-
-/// The tag that marks a spill line in logs.
-pub const SPILL_TAG: &str = "authtrail_spill";
-
-#[derive(Serialize)]
-struct Spill<'a> {
-    authtrail_spill: u8,
-    reason: &'a str,
-    partition_key: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_b64: Option<String>,
-}
-
-/// One JSON line (no newline) holding an undelivered record: `data` is the
-/// event itself when it is single-line JSON, otherwise `data_b64`.
-pub fn spill_line(record: &Record, reason: &str) -> String {
-    let (data, data_b64) = json_or_base64(&record.data);
-    let spill = Spill { authtrail_spill: 1, reason, partition_key: &record.partition_key, data, data_b64 };
-    serde_json::to_string(&spill).expect("spill serialises")
-}
-
-/// Embeds bytes as raw JSON when they are valid single-line JSON, else base64.
-pub(crate) fn json_or_base64(bytes: &[u8]) -> (Option<&RawValue>, Option<String>) {
-    match std::str::from_utf8(bytes)
-        .ok()
-        .filter(|s| !s.contains('\n'))
-        .and_then(|s| serde_json::from_str::<&RawValue>(s).ok())
-    {
-        Some(raw) => (Some(raw), None),
-        None => (None, Some(base64::engine::general_purpose::STANDARD.encode(bytes))),
-    }
-}
-
-/// Recovers the record from a spill line; `None` for any other line.
-pub fn parse_spill_line(line: &str) -> Option<Record> {
-    #[derive(serde::Deserialize)]
-    struct Owned {
-        authtrail_spill: u8,
-        partition_key: String,
-        data: Option<Box<RawValue>>,
-        data_b64: Option<String>,
-    }
-    let s: Owned = serde_json::from_str(line).ok()?;
-    if s.authtrail_spill != 1 {
-        return None;
-    }
-    let data = match (s.data, s.data_b64) {
-        (Some(raw), _) => raw.get().as_bytes().to_vec(),
-        (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).ok()?,
-        (None, None) => return None,
-    };
-    Some(Record { partition_key: s.partition_key, data })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spill_lines_round_trip_json_and_binary() {
-        for data in [br#"{"a":1,"b":"x"}"#.to_vec(), vec![0xff, 0x00, 0x10], b"{\n\"a\":1}".to_vec()] {
-            let r = Record { partition_key: "pool/alice".into(), data };
-            let line = spill_line(&r, "budget exhausted");
-            assert!(!line.contains('\n'));
-            assert!(line.contains(SPILL_TAG));
-            assert_eq!(parse_spill_line(&line), Some(r));
-        }
-        assert_eq!(parse_spill_line(r#"{"level":"INFO"}"#), None);
     }
 }

@@ -188,9 +188,9 @@ async fn an_unanswering_endpoint_is_cut_off_at_the_budget() {
 
 #[tokio::test]
 async fn poller_reads_a_split_stream_parents_first_exactly_once() {
+    use pipeline::kinesis::KinesisSource;
     use pipeline::lake::Lake;
     use pipeline::lake::consume::Consumer;
-    use pipeline::lake::kinesis_source::KinesisSource;
 
     let client = client().await;
     let name = unique_name("split");

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, Duration, TimeZone, Timelike, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::event::{self, ContextStatus, Event, EventType, SCHEMA_VERSION};
-use pipeline::lake::consume::{Consumer, LocalSource};
+use pipeline::lake::consume::Consumer;
 use pipeline::lake::kpl::{self, SubRecord};
+use pipeline::lake::sources::LocalSource;
 use pipeline::lake::{Checkpoint, DeadLetter, Lake, SourceRecord};
 use pipeline::stream::{EventSink, LocalStream, Record};
 

@@ -533,3 +533,29 @@ async fn a_report_reads_its_periods_partitions_only() {
         assert_eq!(read, expected, "{name} from {from} to {to} reads {first} to {last}:\n{shown}");
     }
 }
+
+/// docs/reports.md's catalogue table is generated from the reports' headers
+/// and kept current by this test (`AUTHTRAIL_BLESS=1` rewrites it).
+#[test]
+fn catalogue_doc_is_current() {
+    let path = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from)
+        .join("../docs/reports.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- generated: authtrail report docs -->\n", "<!-- end generated -->");
+    let a = text.find(start).expect("the generated block's start marker") + start.len();
+    let b = text[a..].find(end).expect("the generated block's end marker") + a;
+    let expected = queries::reports::markdown();
+    if std::env::var_os("AUTHTRAIL_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{expected}{}", &text[..a], &text[b..])).unwrap();
+        return;
+    }
+    assert!(
+        text[a..b] == expected,
+        "{} is out of date with queries/reports/*.sql: run AUTHTRAIL_BLESS=1 cargo test -p authtrail-queries --test it catalogue_doc",
+        path.display()
+    );
+    for q in queries::reports::all() {
+        assert!(text[a..b].contains(&format!("| `{}` |", q.name)), "{}", q.name);
+    }
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::{Delivered, EmitResults, EventSink, Record};
+use crate::stream::sink::{Delivered, EmitResults, EventSink, Record};
 
 /// PutRecords accepts at most 500 entries and 5 MiB per call.
 const MAX_ENTRIES: usize = 500;
@@ -192,17 +192,6 @@ impl<A: PutRecordsApi> EventSink for KinesisSink<A> {
     fn describe(&self) -> String {
         format!("Kinesis stream {} (budget {} ms)", self.api.stream(), self.budget.as_millis())
     }
-}
-
-/// A Kinesis client from the standard AWS configuration (environment,
-/// profile, role), with endpoints from `AWS_ENDPOINT_URL(_KINESIS)`, rustls
-/// on ring, and SDK retries off (the sink retries within its budget).
-pub async fn kinesis_client() -> aws_sdk_kinesis::Client {
-    let shared = crate::aws::load_config().await;
-    let conf = aws_sdk_kinesis::config::Builder::from(&shared)
-        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_kinesis::Client::from_conf(conf)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use super::consume::{ConsumeError, Page, ShardInfo, StreamSource};
-use super::{SourceRecord, sequence_cmp};
+use crate::lake::source::{ConsumeError, Page, ShardInfo, StreamSource};
+use crate::lake::{SourceRecord, sequence_cmp};
 
 /// GetRecords returns at most 10 000 records per call.
 const MAX_PER_CALL: usize = 10_000;
