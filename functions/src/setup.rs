@@ -125,13 +125,19 @@ pub async fn handler<C: Clock>(
     metrics: LineOut,
     spill: LineOut,
 ) -> Result<Handler<AnySink, C, Arc<LiveSnapshot>>, SetupError> {
-    let risk = match trigger {
-        Trigger::PreAuth => risk(config).await?,
-        Trigger::PostAuth | Trigger::BackendFailure => LiveSnapshot::none(),
+    // The snapshot and the context secret load at once: each has its own
+    // time limit, and a cold start waits for the longer, not their sum.
+    let risk = async {
+        match trigger {
+            Trigger::PreAuth => risk(config).await,
+            Trigger::PostAuth | Trigger::BackendFailure => Ok(LiveSnapshot::none()),
+        }
     };
+    let (risk, verifier) = tokio::join!(risk, verifier(config));
+    let (risk, verifier) = (risk?, verifier?);
     Ok(Handler {
         enricher: Arc::new(enricher(config)?),
-        verifier: verifier(config).await?,
+        verifier,
         sink: sink(config).await?,
         clock,
         risk: Arc::new(risk),

@@ -595,3 +595,25 @@ def test_a_nested_slot_added_to_the_table(moto_endpoint, cognito, monkeypatch):
     # The new slot got its command-line option from the same table.
     assert attach.parse_args(["--pool", pool, "--pre-auth", PRE_AUTH, "--post-auth", POST_AUTH,
                               "--pre-token", ours]).arns == arns
+
+
+def test_settings_this_boto3_does_not_know_stop_the_attach(cognito, pool):
+    """A field Cognito added after this boto3 would be reset by the update:
+    the script refuses instead. Checked against the real model with a raw
+    answer that carries one such field, then against moto's answer."""
+    shape = cognito.meta.service_model.operation_model("DescribeUserPool").output_shape.members["UserPool"]
+    raw = {"Id": pool, "FutureSignInSetting": {"Mode": "ON"}, "LambdaConfig": {"PreSignUp": "x", "FutureSlot": "y"}}
+    assert attach.unknown_fields(raw, shape) == ["UserPool.FutureSignInSetting", "UserPool.LambdaConfig.FutureSlot"]
+
+    def inject(http_response=None, **_):
+        body = json.loads(http_response.content)
+        body["UserPool"]["FutureSignInSetting"] = {"Mode": "ON"}
+        http_response._content = json.dumps(body).encode()
+
+    cognito.meta.events.register_first("after-call.cognito-idp.DescribeUserPool", inject)
+    try:
+        with pytest.raises(attach.AttachError, match="FutureSignInSetting.*Upgrade boto3"):
+            attach.describe_pool(cognito, pool)
+    finally:
+        cognito.meta.events.unregister("after-call.cognito-idp.DescribeUserPool", inject)
+    assert attach.describe_pool(cognito, pool)["Id"] == pool  # moto's answer: nothing unknown

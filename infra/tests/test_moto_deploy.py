@@ -44,6 +44,8 @@ SECRET_VALUE = "moto-deploy-context-hmac-key-7f3a9c2e"  # must never reach an en
 ARTIFACTS = "authtrail-build-artifacts"  # infra/tools/sam2cfn.py's ARTIFACTS
 BINARIES = ("pre-auth", "post-auth", "lake-writer", "risk-scorer")
 FUNCTIONS = {b: f"authtrail-prod-{b}" for b in BINARIES}
+# IAM names are global to the account: a role's name carries its region.
+ROLES = {b: f"authtrail-prod-{REGION}-{b}" for b in BINARIES}
 STREAM = "authtrail-prod-events"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -111,6 +113,17 @@ def _schedule(aws, props):
     return name, {"Arn": arn}, lambda: scheduler.delete_schedule(Name=name, GroupName=group)
 
 
+def _event_invoke_config(aws, props):
+    lam, name = aws("lambda"), props["FunctionName"]
+    args = {k: props[k] for k in ("Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds") if k in props}
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if key in args:
+            args[key] = int(args[key])
+    lam.put_function_event_invoke_config(FunctionName=name, **args)
+    qualifier = args.get("Qualifier", "$LATEST")
+    return name, {}, lambda: lam.delete_function_event_invoke_config(FunctionName=name, Qualifier=qualifier)
+
+
 def _bucket_policy(aws, props):
     s3, bucket = aws("s3"), props["Bucket"]
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(props["PolicyDocument"]))
@@ -134,6 +147,7 @@ SHIM = {
     "AWS::Athena::WorkGroup": _athena_work_group,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
 }
 
 
@@ -521,7 +535,7 @@ def test_functions(aws, stack, resolver):
         assert (c["CodeSize"], c["CodeSha256"]) == (len(code), sha256), binary
         assert c["Timeout"] == timeouts[binary], binary
         assert c["MemorySize"] == memory[binary], binary
-        assert c["Role"] == f"arn:aws:iam::{ACCOUNT}:role/authtrail-prod-{binary}", binary
+        assert c["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{ROLES[binary]}", binary
         roles.add(c["Role"])
         env = c["Environment"]["Variables"]
         assert env == expected_env[binary], binary
@@ -595,9 +609,9 @@ def test_roles_have_their_inline_policy_only(aws, resolver):
             got = role_policy(iam, name, policy_name)
             assert got == document, f"{lid} {policy_name}"
             assert not UNRESOLVED.search(json.dumps(got)), got
-    assert {f"authtrail-prod-{b}" for b in BINARIES} <= names
+    assert set(ROLES.values()) <= names
     for binary in BINARIES:  # one inline policy each, named for the function
-        assert iam.list_role_policies(RoleName=f"authtrail-prod-{binary}")["PolicyNames"] == [binary]
+        assert iam.list_role_policies(RoleName=ROLES[binary])["PolicyNames"] == [binary]
 
 
 def test_log_groups(aws, stack):
@@ -620,7 +634,9 @@ def test_alarm_topic_and_dashboard(aws, stack):
     # The Cognito widget searches the given pool (the id is UserPoolArn's last part).
     searches = [m[0]["expression"] for w in body["widgets"] for m in w["properties"]["metrics"]
                 if isinstance(m[0], dict) and "expression" in m[0]]
-    assert searches and all('UserPool="us-east-1_AbCdEf123"' in e for e in searches), searches
+    cognito = [e for e in searches if "AWS/Cognito" in e]
+    assert cognito and all('UserPool="us-east-1_AbCdEf123"' in e for e in cognito), searches
+    assert any("AWS/Athena" in e and 'WorkGroup="authtrail-prod"' in e for e in searches), searches
 
 
 # --------------------------------------------------------------------------
@@ -639,7 +655,14 @@ def test_shim_applied_every_skipped_resource(applied, template, resolver):
         "AWS::Glue::Table": 1,
         "AWS::Athena::WorkGroup": 1,
         "AWS::Scheduler::Schedule": 1,
+        "AWS::Lambda::EventInvokeConfig": 1,
     }
+
+
+def test_the_scorer_is_not_retried_asynchronously(aws, applied):
+    # The next scheduled run is the retry: a retried run would overlap it.
+    got = aws("lambda").get_function_event_invoke_config(FunctionName=FUNCTIONS["risk-scorer"])
+    assert (got["MaximumRetryAttempts"], got["MaximumEventAgeInSeconds"]) == (0, 300)
 
 
 def test_alarms(aws, applied, stack, resolver):
@@ -797,7 +820,7 @@ def test_delete_retains_the_lake(aws, stack):
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
     for binary in BINARIES:
         with pytest.raises(ClientError) as e:
-            aws("iam").get_role(RoleName=f"authtrail-prod-{binary}")
+            aws("iam").get_role(RoleName=ROLES[binary])
         assert e.value.response["Error"]["Code"] == "NoSuchEntity", binary
     # DeletionPolicy: Retain
     bucket = stack["outputs"]["LakeBucketName"]

@@ -80,8 +80,11 @@ def test_the_lake_is_private_encrypted_and_expires_its_scratch(r):
     rules = {rule.get("Prefix"): rule for rule in b["LifecycleConfiguration"]["Rules"]}
     for prefix in ("dead-letter/", "aws/lambda/", "athena-results/", "snapshots/snapshot-"):
         assert rules[prefix]["Status"] == "Enabled" and int(rules[prefix]["ExpirationInDays"]) > 0, prefix
-    # Never the events themselves, nor the pointer to the current snapshot.
+    # Never the events themselves, nor the pointer to the current snapshot,
+    # nor anything bucket-wide.
     assert not any(p and (p.startswith("events") or p == "snapshots/") for p in rules)
+    assert not {"ExpirationInDays", "ExpirationDate"} & set(rules[None]), "a bucket-wide rule expires current objects"
+    assert rules[None]["ExpiredObjectDeleteMarker"] is True
     policy = r.properties("LakeBucketPolicy")["PolicyDocument"]["Statement"]
     assert any(st["Effect"] == "Deny" and st["Condition"]["Bool"]["aws:SecureTransport"] == "false" for st in policy)
 

@@ -31,6 +31,14 @@ pub const QUEUE_CAPACITY: usize = 10_000;
 /// How often the queue is sent when it does not fill a request first.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
+/// The longest one PutMetricData call may take, retries included: a hung
+/// call must not hold the sender (and so the queue) for longer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// CloudWatch refuses values older than two weeks (and a whole request with
+/// them): such values are dropped here, counted.
+const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000 - 60_000;
+
 /// What the publisher did; read with [`Publisher::stats`].
 #[derive(Debug, Default)]
 pub struct PublisherStats {
@@ -41,6 +49,9 @@ pub struct PublisherStats {
     /// Values dropped because the queue was full.
     pub dropped: AtomicU64,
     pub requests: AtomicU64,
+    /// Values queued or being sent: what a shutdown that ran out of time
+    /// counts as failed.
+    pending: AtomicU64,
 }
 
 enum Message {
@@ -58,7 +69,11 @@ pub struct Publisher {
 /// A CloudWatch client from the standard AWS configuration (the endpoint
 /// from `AWS_ENDPOINT_URL_CLOUDWATCH` in tests) with standard retries.
 pub async fn client() -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::new(&crate::aws::load_config().await)
+    let timeouts =
+        aws_sdk_cloudwatch::config::timeout::TimeoutConfig::builder().operation_timeout(REQUEST_TIMEOUT).build();
+    let conf =
+        aws_sdk_cloudwatch::config::Builder::from(&crate::aws::load_config().await).timeout_config(timeouts).build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
 }
 
 impl Publisher {
@@ -82,7 +97,13 @@ impl Publisher {
     /// Queues `metrics` for `component` (the `Function` dimension) at
     /// `timestamp_ms`; never waits.
     pub fn record(&self, component: &str, timestamp_ms: i64, metrics: &[Metric]) {
+        let too_old = timestamp_ms < chrono::Utc::now().timestamp_millis() - MAX_AGE_MS;
         for m in metrics {
+            // CloudWatch rejects the whole request for one of these.
+            if too_old || !m.value.is_finite() {
+                self.drop_value("metric value not publishable (not finite, or older than two weeks)");
+                continue;
+            }
             let datum = MetricDatum::builder()
                 .metric_name(m.name())
                 .unit(unit(m.def.unit))
@@ -90,12 +111,18 @@ impl Publisher {
                 .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(timestamp_ms))
                 .dimensions(Dimension::builder().name(DIMENSION).value(component).build())
                 .build();
+            self.stats.pending.fetch_add(1, Ordering::Relaxed);
             if self.queue.try_send(Message::Datum(datum)).is_err() {
-                let dropped = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped.is_power_of_two() {
-                    tracing::warn!(dropped, "metrics queue full: CloudWatch values dropped");
-                }
+                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+                self.drop_value("metrics queue full");
             }
+        }
+    }
+
+    fn drop_value(&self, why: &str) {
+        let dropped = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped.is_power_of_two() {
+            tracing::warn!(dropped, why, "CloudWatch values dropped");
         }
     }
 
@@ -113,11 +140,15 @@ impl Publisher {
         }
     }
 
-    /// Flushes (at most `timeout`) and stops the sender.
+    /// Flushes (at most `timeout`) and stops the sender. Values still
+    /// unsent then are counted as failed.
     pub async fn shutdown(self, timeout: Duration) -> Arc<PublisherStats> {
         self.flush(timeout).await;
         drop(self.queue);
-        let _ = tokio::time::timeout(Duration::from_millis(100), self.task).await;
+        if tokio::time::timeout(Duration::from_millis(100), self.task).await.is_err() {
+            let unsent = self.stats.pending.swap(0, Ordering::Relaxed);
+            self.stats.failed.fetch_add(unsent, Ordering::Relaxed);
+        }
         self.stats
     }
 
@@ -177,7 +208,9 @@ async fn send(
         let chunk: Vec<MetricDatum> = batch.drain(..batch.len().min(MAX_DATUMS_PER_REQUEST)).collect();
         let n = chunk.len() as u64;
         stats.requests.fetch_add(1, Ordering::Relaxed);
-        match client.put_metric_data().namespace(namespace).set_metric_data(Some(chunk)).send().await {
+        let sent = client.put_metric_data().namespace(namespace).set_metric_data(Some(chunk)).send().await;
+        stats.pending.fetch_sub(n, Ordering::Relaxed);
+        match sent {
             Ok(_) => {
                 stats.published.fetch_add(n, Ordering::Relaxed);
             }

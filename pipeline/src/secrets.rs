@@ -30,25 +30,35 @@ pub async fn client() -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&crate::aws::load_config().await)
 }
 
-/// The current key, then the previous one when the secret has it; within
-/// `timeout` (it counts against a cold start's 5 s).
+/// The current key, then the previous one when the secret has it; both
+/// fetched at once, within `timeout` (it counts against a cold start's 5 s).
+/// The current key is required; a previous one that cannot be fetched in
+/// time is logged and left out (contexts signed with it turn unverified), so
+/// a slow second call never costs the current key.
 pub async fn context_secrets(
     client: &aws_sdk_secretsmanager::Client,
     secret: &str,
     timeout: Duration,
 ) -> Result<Vec<Vec<u8>>, SecretError> {
-    let fetch = async {
-        let current = version(client, secret, "AWSCURRENT").await?;
-        let Some(current) = current else {
-            return Err(SecretError::Fetch { secret: secret.into(), message: "has no AWSCURRENT version".into() });
-        };
-        let mut keys = vec![current];
-        if let Some(previous) = version(client, secret, "AWSPREVIOUS").await? {
-            keys.push(previous);
-        }
-        Ok(keys)
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || SecretError::Timeout { secret: secret.into(), timeout };
+    let (current, previous) = tokio::join!(
+        tokio::time::timeout_at(deadline, version(client, secret, "AWSCURRENT")),
+        tokio::time::timeout_at(deadline, version(client, secret, "AWSPREVIOUS")),
+    );
+    let Some(current) = current.map_err(|_| timed_out())?? else {
+        return Err(SecretError::Fetch { secret: secret.into(), message: "has no AWSCURRENT version".into() });
     };
-    tokio::time::timeout(timeout, fetch).await.unwrap_or(Err(SecretError::Timeout { secret: secret.into(), timeout }))
+    let mut keys = vec![current];
+    match previous {
+        Ok(Ok(Some(previous))) => keys.push(previous),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "previous context key not read; only the current one verifies"),
+        Err(_) => {
+            tracing::warn!(%secret, ?timeout, "previous context key not read in time; only the current one verifies")
+        }
+    }
+    Ok(keys)
 }
 
 /// One staged version; `None` when the secret has no version at `stage`.

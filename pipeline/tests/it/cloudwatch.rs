@@ -99,7 +99,11 @@ async fn an_unreachable_endpoint_counts_failures_and_never_blocks() {
     );
     let started = std::time::Instant::now();
     for _ in 0..50 {
-        publisher.record(m::component::RISK_SCORER, 0, &[Metric::count(&m::RISKY_IPS, 1)]);
+        publisher.record(
+            m::component::RISK_SCORER,
+            chrono::Utc::now().timestamp_millis(),
+            &[Metric::count(&m::RISKY_IPS, 1)],
+        );
     }
     assert!(started.elapsed() < Duration::from_secs(1), "recording waited on the network");
     let stats = publisher.shutdown(Duration::from_secs(20)).await;
@@ -109,4 +113,22 @@ async fn an_unreachable_endpoint_counts_failures_and_never_blocks() {
     // The test's runtime is single-threaded: the sender runs only once the
     // test awaits, so the queue of 4 takes 4 and drops 46; the 4 fail.
     assert_eq!((published, failed, dropped), (0, 4, 46));
+}
+
+#[tokio::test]
+async fn unpublishable_values_are_dropped_not_sent() {
+    // NaN, infinity and a value older than two weeks would fail a whole
+    // request at CloudWatch: they are dropped and counted, the rest is sent.
+    let client = client().await;
+    let namespace = format!("authtrail-test-unpublishable/{}", std::process::id());
+    let publisher = Publisher::start(client.clone(), &namespace);
+    let now = chrono::Utc::now().timestamp_millis();
+    publisher.record(m::component::RISK_SCORER, now, &[Metric::new(&m::SCORING_TIME, f64::NAN)]);
+    publisher.record(m::component::RISK_SCORER, now, &[Metric::new(&m::SCORING_TIME, f64::INFINITY)]);
+    publisher.record(m::component::RISK_SCORER, now - 15 * 86_400_000, &[Metric::count(&m::RISKY_IPS, 1)]);
+    publisher.record(m::component::RISK_SCORER, now, &[Metric::count(&m::RISKY_IPS, 3)]);
+    let stats = publisher.shutdown(Duration::from_secs(10)).await;
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!((stats.published.load(Relaxed), stats.failed.load(Relaxed), stats.dropped.load(Relaxed)), (1, 0, 3));
+    assert_eq!(sum(&client, &namespace, "RiskyIps", m::component::RISK_SCORER).await, (3.0, 1.0));
 }
