@@ -20,9 +20,7 @@ WITH attempts AS (
       AND (dt < CAST(CAST($2 AS DATE) AS VARCHAR)
            OR (dt = CAST(CAST($2 AS DATE) AS VARCHAR) AND CAST(CAST($2 AS DATE) AS TIMESTAMP) < $2))
       AND event_type = 'auth.attempt'
-      AND (decision_action = 'deny'
-           OR CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END
-              >= CASE WHEN $3 = 'medium' THEN 2 ELSE 3 END)
+      AND (decision_action = 'deny' OR decision_level IN ('high', 'medium'))
 )
 SELECT a.time, a.user_pool_id, a.username, a.source_ip, a.ip_verified, a.geo_country AS country,
        a.geo_city AS city, a.asn, a.as_org, a.device_type, a.device_os, a.device_browser, a.device_key,
@@ -31,5 +29,7 @@ SELECT a.time, a.user_pool_id, a.username, a.source_ip, a.ip_verified, a.geo_cou
 FROM attempts a
 LEFT JOIN sign_ins s ON s.event_id = a.event_id
 WHERE a.copy = 1
+  -- sign_ins' level_rank: the one ranking of decision levels
+  AND (a.decision_action = 'deny' OR s.level_rank >= CASE WHEN $3 = 'medium' THEN 2 ELSE 3 END)
 ORDER BY a.time DESC, a.event_id
 LIMIT $4

@@ -8,6 +8,7 @@
 --   app backend marks the attempt before it as failed; without such an attempt (PreAuthentication
 --   never fires for unknown users) it is a failed try of its own. The scorer's other queries read
 --   this as the table sign_ins. Two sign-ins of one user interleaved within seconds can be misread.
+--   level_rank orders the decision levels (0 none, 1 low, 2 medium, 3 high) for every reader.
 -- param: $1 since TIMESTAMP  start of the period
 -- param: $2 until TIMESTAMP  end of the period (exclusive): the scoring time
 -- param: $3 success_window INTERVAL  how soon after an attempt its success must come
@@ -56,6 +57,8 @@ ordered AS (
 SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
        geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
        decision_level,
+       -- the decision ranking, defined here once: 0 none, 1 low, 2 medium, 3 high
+       CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END AS level_rank,
        CASE WHEN decision_action = 'deny' THEN 'denied'
             WHEN event_type = 'auth.attempt' AND next_type = 'auth.success'
                  AND next_time <= time + CAST($3 AS INTERVAL) THEN 'success'

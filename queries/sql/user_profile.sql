@@ -13,7 +13,7 @@ WITH ranked AS (
            row_number() OVER (PARTITION BY user_pool_id, username ORDER BY time DESC, event_id) AS rn
     FROM sign_ins
     WHERE outcome = 'success' AND ip_verified
-      AND CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END < $2
+      AND level_rank < $2
 ),
 last_placed AS (
     SELECT user_pool_id, username, time, geo_latitude, geo_longitude, geo_accuracy_radius_km, geo_country
