@@ -58,7 +58,9 @@ fn main() {
             let mut rows = 0;
             for _ in 0..runs {
                 let started = Instant::now();
-                let df = reports::dataframe(&session, &q, &values, &Scoring::default()).await.unwrap();
+                let df = reports::dataframe(&session, &q, &values, &Scoring::default(), pipeline::risk::Level::High)
+                    .await
+                    .unwrap();
                 rows = df.collect().await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>();
                 times.push(started.elapsed().as_secs_f64());
             }

@@ -68,9 +68,9 @@ fn duckdb_steps(rules: &Scoring) -> serde_json::Value {
     let pending = serde_json::json!({ "interval_us": i64::from(rules.pending_secs) * 1_000_000 });
     let sql = |name: &str| query(name).unwrap().sql;
     serde_json::json!([
-        { "view": "sign_ins", "sql": sql("sign_ins"), "params": [us(now - Duration::days(rules.horizon_days.into())), us(now), window, pending, { "text": "" }] },
-        { "sql": sql("user_profile"), "params": [{ "int": rules.last_successes }, { "int": 3 }] },
-        { "view": "sign_ins", "sql": sql("sign_ins"), "params": [us(now - Duration::days(1)), us(now), window, pending, { "text": "" }] },
+        { "view": "sign_ins", "sql": sql("sign_ins"), "params": [us(now - Duration::days(rules.horizon_days.into())), us(now), window, pending, { "text": "" }, { "int": 3 }] },
+        { "sql": sql("user_profile"), "params": [{ "int": rules.last_successes }] },
+        { "view": "sign_ins", "sql": sql("sign_ins"), "params": [us(now - Duration::days(1)), us(now), window, pending, { "text": "" }, { "int": 3 }] },
         { "sql": sql("user_risk"), "params": [] },
         { "sql": sql("source_risk"), "params": [us(now - Duration::minutes(15)), us(now - Duration::hours(1))] },
     ])

@@ -12,8 +12,8 @@ WITH per_country AS (
            sum(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) AS failures,
            sum(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END) AS denied,
            sum(CASE WHEN decision_level = 'high' THEN 1 ELSE 0 END) AS high_risk,
-           -- What enforce mode at the default deny level blocks (audit mode denies nothing).
-           sum(CASE WHEN outcome = 'denied' OR decision_level = 'high' THEN 1 ELSE 0 END) AS blocked,
+           -- sign_ins' blocked: what enforce mode at the policy's deny level blocks (audit mode denies nothing).
+           sum(CASE WHEN blocked THEN 1 ELSE 0 END) AS blocked,
            count(DISTINCT user_pool_id || '/' || username) AS users,
            count(DISTINCT source_ip) AS ips
     FROM sign_ins

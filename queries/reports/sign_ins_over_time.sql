@@ -10,7 +10,7 @@
 WITH bucketed AS (
     -- The unit is chosen by CASE: a placeholder as date_trunc's unit does not plan everywhere.
     SELECT CASE WHEN $3 = 'day' THEN date_trunc('day', time) ELSE date_trunc('hour', time) END AS bucket,
-           outcome, decision_level, user_pool_id, username, source_ip
+           outcome, blocked, decision_level, user_pool_id, username, source_ip
     FROM sign_ins
     WHERE time >= $1 AND time < $2
 )
@@ -20,8 +20,8 @@ SELECT bucket,
        sum(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) AS failures,
        sum(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END) AS denied,
        sum(CASE WHEN decision_level = 'high' THEN 1 ELSE 0 END) AS high_risk,
-       -- What enforce mode at the default deny level blocks (audit mode denies nothing).
-       sum(CASE WHEN outcome = 'denied' OR decision_level = 'high' THEN 1 ELSE 0 END) AS blocked,
+       -- sign_ins' blocked: what enforce mode at the policy's deny level blocks (audit mode denies nothing).
+       sum(CASE WHEN blocked THEN 1 ELSE 0 END) AS blocked,
        -- A username is unique within its pool only.
        count(DISTINCT user_pool_id || '/' || username) AS users,
        count(DISTINCT source_ip) AS ips

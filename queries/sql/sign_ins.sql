@@ -8,12 +8,15 @@
 --   app backend marks the attempt before it as failed; without such an attempt (PreAuthentication
 --   never fires for unknown users) it is a failed try of its own. The scorer's other queries read
 --   this as the table sign_ins. Two sign-ins of one user interleaved within seconds can be misread.
---   level_rank orders the decision levels (0 none, 1 low, 2 medium, 3 high) for every reader.
+--   level_rank orders the decision levels (0 none, 1 low, 2 medium, 3 high) for every reader, and
+--   blocked is the one definition of a blocked try: denied, or decided at or above the deny level
+--   (in audit mode nothing is denied, so this is what enforce mode would have blocked).
 -- param: $1 since TIMESTAMP  start of the period
 -- param: $2 until TIMESTAMP  end of the period (exclusive): the scoring time
 -- param: $3 success_window INTERVAL  how soon after an attempt its success must come
 -- param: $4 pending_window INTERVAL  how recent an attempt with nothing after it is still pending
 -- param: $5 only_user TEXT  one username's tries alone (a user's outcomes depend on their events only), or '' for everyone
+-- param: $6 deny_rank BIGINT  the policy's deny level (1 low, 2 medium, 3 high): blocked is what enforce mode blocks
 -- Both passes order the whole period rather than partition it: DataFusion 55's windows over
 -- many small partitions (an event, a user) took twice as long over a day of 333k events. The
 -- rows of one user are consecutive in the second order; a neighbour of another user is none.
@@ -21,6 +24,8 @@ WITH tries AS (
     SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
            geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
            decision_action, decision_level,
+           -- the decision ranking, defined here once: 0 none, 1 low, 2 medium, 3 high
+           CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END AS level_rank,
            lag(event_id) OVER (ORDER BY event_id, time) AS copy_of
     FROM events
     -- read from one success window before the period: a try's neighbours are the same whatever the
@@ -56,9 +61,8 @@ ordered AS (
 )
 SELECT event_id, event_type, time, user_pool_id, username, source_ip, ip_verified, asn,
        geo_country, geo_city, geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any, device_key,
-       decision_level,
-       -- the decision ranking, defined here once: 0 none, 1 low, 2 medium, 3 high
-       CASE decision_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END AS level_rank,
+       decision_level, level_rank,
+       COALESCE(decision_action = 'deny', false) OR level_rank >= $6 AS blocked,
        CASE WHEN decision_action = 'deny' THEN 'denied'
             WHEN event_type = 'auth.attempt' AND next_type = 'auth.success'
                  AND next_time <= time + CAST($3 AS INTERVAL) THEN 'success'

@@ -5,15 +5,15 @@
 --   person was). PostAuthentication events carry no IP, so a success takes its place from the attempt it
 --   follows.
 -- param: $1 last_n BIGINT  how many recent successful sign-ins define the known places and devices
--- param: $2 deny_rank BIGINT  the policy's deny level (1 low, 2 medium, 3 high): a sign-in decided at or
---   above it is not learnt from (audit mode let it through; enforce mode would not have)
+-- A sign-in sign_ins calls blocked (decided at or above the policy's deny level) is not learnt from:
+-- audit mode let it through; enforce mode would not have.
 WITH ranked AS (
     SELECT user_pool_id, username, time, geo_country, geo_city, device_key,
            geo_latitude, geo_longitude, geo_accuracy_radius_km, anon_any,
            row_number() OVER (PARTITION BY user_pool_id, username ORDER BY time DESC, event_id) AS rn
     FROM sign_ins
     WHERE outcome = 'success' AND ip_verified
-      AND level_rank < $2
+      AND NOT blocked
 ),
 last_placed AS (
     SELECT user_pool_id, username, time, geo_latitude, geo_longitude, geo_accuracy_radius_km, geo_country

@@ -440,6 +440,6 @@ mod tests {
         let e = q.bind(&[("nope", Param::Bigint(1))]).unwrap_err();
         assert!(e.to_string().contains("parameter nope: unknown; this query takes n, w"), "{e}");
         assert_eq!(query("no_such").unwrap_err(), CatalogError::Unknown("no_such".into()));
-        assert_eq!(query("sign_ins").unwrap().params.len(), 5);
+        assert_eq!(query("sign_ins").unwrap().params.len(), 6);
     }
 }

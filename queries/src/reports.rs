@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use datafusion::dataframe::DataFrame;
 use pipeline::lake::Lake;
-use pipeline::risk::Scoring;
+use pipeline::risk::{Level, Scoring};
 
 use crate::catalog::{CatalogError, Param, Query, query};
 use crate::{LakeSession, QueryError};
@@ -122,12 +122,14 @@ pub async fn now_for(lake: &Lake) -> DateTime<Utc> {
 }
 
 /// `q` with `values`, ready to run: `sign_ins` is registered over the
-/// report's period first, with the scorer's windows from `rules`.
+/// report's period first, with the policy's windows (`rules`) and deny
+/// level (what `blocked` counts).
 pub async fn dataframe(
     session: &LakeSession,
     q: &Query,
     values: &[(String, Param)],
     rules: &Scoring,
+    deny_level: Level,
 ) -> Result<DataFrame, QueryError> {
     if let Some((since, until)) = period(values) {
         // A report about one user (`username`) needs that user's tries alone.
@@ -135,7 +137,7 @@ pub async fn dataframe(
             Param::Text(u) if n == "username" => Some(u.clone()),
             _ => None,
         });
-        let sign_ins = crate::score::sign_ins_params(rules, since, until, only_user);
+        let sign_ins = crate::score::sign_ins_params(rules, deny_level, since, until, only_user);
         session.register_query("sign_ins", &query("sign_ins")?, &sign_ins).await?;
     }
     let named: Vec<(&str, Param)> = values.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();

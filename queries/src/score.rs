@@ -50,13 +50,8 @@ impl ScoreParams {
     }
 
     /// `user_profile`'s parameters.
-    fn profile_params(&self) -> [(&'static str, Param); 2] {
-        let rank = match self.deny_level {
-            Level::Low => 1,
-            Level::Medium => 2,
-            Level::High => 3,
-        };
-        [("last_n", Param::Bigint(self.rules.last_successes.into())), ("deny_rank", Param::Bigint(rank))]
+    fn profile_params(&self) -> [(&'static str, Param); 1] {
+        [("last_n", Param::Bigint(self.rules.last_successes.into()))]
     }
 }
 
@@ -197,16 +192,23 @@ async fn run(session: &LakeSession, name: &str, params: &[(&str, Param)]) -> Res
 /// everyone's tries, or `only_user`'s alone.
 pub(crate) fn sign_ins_params(
     rules: &Scoring,
+    deny_level: Level,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     only_user: Option<String>,
-) -> [(&'static str, Param); 5] {
+) -> [(&'static str, Param); 6] {
+    let deny_rank = match deny_level {
+        Level::Low => 1,
+        Level::Medium => 2,
+        Level::High => 3,
+    };
     [
         ("since", Param::Timestamp(since)),
         ("until", Param::Timestamp(until)),
         ("success_window", Param::Interval(Duration::seconds(rules.success_window_secs.into()))),
         ("pending_window", Param::Interval(Duration::seconds(rules.pending_secs.into()))),
         ("only_user", Param::Text(only_user.unwrap_or_default())),
+        ("deny_rank", Param::Bigint(deny_rank)),
     ]
 }
 
@@ -214,10 +216,12 @@ pub(crate) fn sign_ins_params(
 async fn register_sign_ins(
     session: &LakeSession,
     rules: &Scoring,
+    deny_level: Level,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<(), QueryError> {
-    session.register_query("sign_ins", &query("sign_ins")?, &sign_ins_params(rules, since, until, None)).await
+    let params = sign_ins_params(rules, deny_level, since, until, None);
+    session.register_query("sign_ins", &query("sign_ins")?, &params).await
 }
 
 /// How old a sign-in must be before a run holds it for the next: past its
@@ -322,6 +326,7 @@ struct Day {
 async fn read_day(
     session: &LakeSession,
     rules: &Scoring,
+    deny_level: Level,
     now: DateTime<Utc>,
     settled: Option<SettledDay>,
 ) -> Result<(Day, DateTime<Utc>, SettledDay), QueryError> {
@@ -356,7 +361,7 @@ async fn read_day(
         _ => (day_start, Vec::new()),
     };
     let q = query("sign_ins")?;
-    let df = session.dataframe(&q, &sign_ins_params(rules, read_from, now, None)).await?;
+    let df = session.dataframe(&q, &sign_ins_params(rules, deny_level, read_from, now, None)).await?;
     let planned = Arc::new(df.schema().as_arrow().clone());
     rows.extend(df.collect().await.map_err(|source| QueryError::InQuery { query: q.name.clone(), source })?);
     // The batches' own schema (nullability as computed), the plan's when there are none.
@@ -485,7 +490,7 @@ pub async fn profiles(session: &LakeSession, p: &ScoreParams) -> Result<Profiles
         _ => 0,
     };
     // The profile horizon is read once: a view.
-    register_sign_ins(session, &p.rules, horizon_start, p.now).await?;
+    register_sign_ins(session, &p.rules, p.deny_level, horizon_start, p.now).await?;
     let batches = run(session, "user_profile", &p.profile_params()).await?;
     Ok(Profiles { at: p.now, rows_in, users: read_profiles(batches, p.now)? })
 }
@@ -556,7 +561,7 @@ pub async fn score_held(
     let rules = &p.rules;
     let rows_in = horizon.rows_in;
     let mut users = horizon.users.clone();
-    let (day, read_from, next) = read_day(session, rules, p.now, held.day.take()).await?;
+    let (day, read_from, next) = read_day(session, rules, p.deny_level, p.now, held.day.take()).await?;
     held.day = Some(next);
     // What the held profiles have not seen: the sign-ins since they were
     // computed, and before that the windows in which an attempt was still

@@ -33,7 +33,7 @@ struct Context<'a> {
     session: &'a LakeSession,
     now: DateTime<Utc>,
     period: Vec<(String, String)>,
-    rules: &'a pipeline::risk::Scoring,
+    policy: &'a pipeline::risk::Policy,
 }
 
 impl Context<'_> {
@@ -45,7 +45,11 @@ impl Context<'_> {
         given.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let values = reports::values(&q, &given, self.now)?;
         let run = async {
-            reports::dataframe(self.session, &q, &values, self.rules).await?.collect().await.map_err(Into::into)
+            reports::dataframe(self.session, &q, &values, &self.policy.scoring, self.policy.deny_level)
+                .await?
+                .collect()
+                .await
+                .map_err(Into::into)
         };
         let batches: Result<_, queries::QueryError> = run.await;
         Ok(Rows { batches: batches.with_context(|| format!("report {name}"))? })
@@ -65,7 +69,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     anyhow::ensure!(since < until, "--since {} is not before --until {}", since.to_rfc3339(), until.to_rfc3339());
     let policy = functions::setup::policy_with(&config, None)?.policy;
     // The request was right: a failure now is the lake's or the disk's (exit 1).
-    let data = match write(&lake, since, until, &policy.scoring, &args.out).await {
+    let data = match write(&lake, since, until, &policy, &args.out).await {
         Ok(data) => data,
         Err(e) => {
             eprintln!("error: dashboard: {e:#}");
@@ -92,7 +96,7 @@ pub async fn write(
     lake: &pipeline::lake::Lake,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-    rules: &pipeline::risk::Scoring,
+    policy: &pipeline::risk::Policy,
     out: &Path,
 ) -> anyhow::Result<Data> {
     let session = LakeSession::open(lake).await?;
@@ -100,7 +104,7 @@ pub async fn write(
         session: &session,
         now: until,
         period: vec![("since".into(), since.to_rfc3339()), ("until".into(), until.to_rfc3339())],
-        rules,
+        policy,
     };
     let spinner = super::progress::Spinner::start("building the dashboard".into());
     // Hours up to two weeks (336 points), days beyond.

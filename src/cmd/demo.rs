@@ -126,7 +126,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     prepare(&dir, args.fresh)?;
     let (simulated, decisions, work) = (dir.join("simulated.jsonl"), dir.join("decisions.jsonl"), dir.join("replay"));
     let policy = functions::setup::policy_with(&config, args.policy.as_deref())?;
-    let scoring = policy.policy.scoring.clone();
+    let policy_for_reports = policy.policy.clone();
     println!(
         "authtrail demo: a simulated pool with attacks → PreAuthentication / PostAuthentication triggers → \
          local stream → lake writer → scorer every {} min → decisions, evaluated\n",
@@ -196,7 +196,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let until = queries::reports::now_for(&lake).await;
     let since = until - chrono::Duration::days(args.days.into());
     let dashboard = dir.join("dashboard.html");
-    super::dashboard::write(&lake, since, until, &scoring, &dashboard).await?;
+    super::dashboard::write(&lake, since, until, &policy_for_reports, &dashboard).await?;
 
     println!("\nwhere things are:");
     println!("  Parquet lake   {}  (events/dt=…/hour=…/*.parquet)", lake_dir.display());

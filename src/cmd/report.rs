@@ -157,7 +157,7 @@ async fn run_report(config_path: Option<&Path>, args: RunArgs) -> anyhow::Result
     }
     let policy = functions::setup::policy_with(&config, None)?.policy;
     let session = LakeSession::open(&lake).await?;
-    let df = match reports::dataframe(&session, &q, &values, &policy.scoring).await {
+    let df = match reports::dataframe(&session, &q, &values, &policy.scoring, policy.deny_level).await {
         Ok(df) => df,
         Err(e) => return Ok(failed(&format!("report {}", q.name), &e)),
     };

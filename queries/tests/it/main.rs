@@ -158,7 +158,12 @@ async fn the_lake_on_s3_is_written_and_queried_through_object_store() {
     let given = [("since".to_string(), "-30d".to_string()), ("bucket".to_string(), "day".to_string())];
     let values = queries::reports::values(&q, &given, now).unwrap();
     let rules = pipeline::risk::Scoring::default();
-    let days = queries::reports::dataframe(&session, &q, &values, &rules).await.unwrap().collect().await.unwrap();
+    let days = queries::reports::dataframe(&session, &q, &values, &rules, pipeline::risk::Level::High)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     let tries: i64 =
         days.iter().map(|b| datafusion::arrow::compute::sum(b.column(1).as_primitive::<Int64Type>()).unwrap()).sum();
     let attempts = input.iter().filter(|e| e.event_type == pipeline::event::EventType::Attempt).count();

@@ -192,7 +192,15 @@ impl Fixture {
 
     async fn run(&self, name: &str, given: &[(&str, &str)]) -> Vec<Vec<Value>> {
         let q = reports::report(name).unwrap();
-        let df = reports::dataframe(&self.session, &q, &self.values(name, given), &Scoring::default()).await.unwrap();
+        let df = reports::dataframe(
+            &self.session,
+            &q,
+            &self.values(name, given),
+            &Scoring::default(),
+            pipeline::risk::Level::High,
+        )
+        .await
+        .unwrap();
         rows(&df.collect().await.unwrap())
     }
 }
@@ -414,7 +422,7 @@ async fn duckdb_agrees_on_the_same_parquet() {
     let window = |s: i64| json!({ "interval_us": s * 1_000_000 });
     let sign_ins_step = json!({
         "view": "sign_ins", "sql": sign_ins.sql,
-        "params": [{ "ts": since.timestamp_micros() }, { "ts": until.timestamp_micros() }, window(300), window(60), { "text": "" }],
+        "params": [{ "ts": since.timestamp_micros() }, { "ts": until.timestamp_micros() }, window(300), window(60), { "text": "" }, { "int": 3 }],
     });
     let cases: [(&str, &[(&str, &str)]); 8] = [
         ("sign_ins_over_time", &[("bucket", "hour")]),
@@ -523,7 +531,8 @@ async fn a_report_reads_its_periods_partitions_only() {
         let q = reports::report(name).unwrap();
         let given = [("since".to_string(), from.to_string()), ("until".to_string(), to.to_string())];
         let values = reports::values(&q, &given, until()).unwrap();
-        let df = reports::dataframe(&session, &q, &values, &Scoring::default()).await.unwrap();
+        let df =
+            reports::dataframe(&session, &q, &values, &Scoring::default(), pipeline::risk::Level::High).await.unwrap();
         let plan = df.create_physical_plan().await.unwrap();
         let shown = displayable(plan.as_ref()).indent(true).to_string();
         let read: Vec<&String> = all.iter().filter(|p| shown.contains(p.as_str())).collect();

@@ -307,11 +307,12 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
             ("success_window", Param::Interval(window)),
             ("pending_window", Param::Interval(pending)),
             ("only_user", Param::Text(String::new())),
+            ("deny_rank", Param::Bigint(3)),
         ];
         session.register_query("sign_ins", &sign_ins, &params).await.unwrap();
         let intervals =
             [json!({ "interval_us": window.num_microseconds() }), json!({ "interval_us": pending.num_microseconds() })];
-        let params = json!([us(since), us(now), intervals[0], intervals[1], { "text": "" }]);
+        let params = json!([us(since), us(now), intervals[0], intervals[1], { "text": "" }, { "int": 3 }]);
         steps.push(json!({ "view": "sign_ins", "sql": sign_ins.sql, "params": params }));
         let all = "SELECT * FROM sign_ins ORDER BY event_id";
         steps.push(json!({ "sql": all, "params": [] }));
@@ -319,10 +320,7 @@ async fn duckdb_computes_the_same_features_from_the_same_parquet() {
         for name in then {
             let q = query(name).unwrap();
             let (params, json_params): (Vec<(&str, Param)>, Vec<Value>) = match name {
-                "user_profile" => (
-                    vec![("last_n", Param::Bigint(5)), ("deny_rank", Param::Bigint(3))],
-                    vec![json!({ "int": 5 }), json!({ "int": 3 })],
-                ),
+                "user_profile" => (vec![("last_n", Param::Bigint(5))], vec![json!({ "int": 5 })]),
                 "source_risk" => (
                     vec![
                         ("since_15m", Param::Timestamp(now - Duration::minutes(15))),
