@@ -191,16 +191,15 @@ impl Fixture {
     }
 
     async fn run(&self, name: &str, given: &[(&str, &str)]) -> Vec<Vec<Value>> {
+        self.run_at(name, given, pipeline::risk::Level::High).await
+    }
+
+    /// As [`Fixture::run`] under a policy denying at `deny_level`.
+    async fn run_at(&self, name: &str, given: &[(&str, &str)], deny_level: pipeline::risk::Level) -> Vec<Vec<Value>> {
         let q = reports::report(name).unwrap();
-        let df = reports::dataframe(
-            &self.session,
-            &q,
-            &self.values(name, given),
-            &Scoring::default(),
-            pipeline::risk::Level::High,
-        )
-        .await
-        .unwrap();
+        let df = reports::dataframe(&self.session, &q, &self.values(name, given), &Scoring::default(), deny_level)
+            .await
+            .unwrap();
         rows(&df.collect().await.unwrap())
     }
 }
@@ -246,6 +245,15 @@ async fn every_report_answers_the_story() {
     );
     assert_eq!(countries[0][9], json!(0.571), "NL has 12 of the 21 failures");
     assert_eq!(f.run("failures_by_country", &[("limit", "2")]).await.len(), 2);
+    // "blocked" follows the policy's deny level, not a hard-coded 'high':
+    // denying from medium up blocks at least as much, and here more.
+    let at_medium = f.run_at("failures_by_country", &[], pipeline::risk::Level::Medium).await;
+    let total = |rows: &[Vec<Value>]| rows.iter().map(|r| r[5].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(total(&countries), 5);
+    assert!(total(&at_medium) > total(&countries), "{} blocked at medium", total(&at_medium));
+    for (m, h) in at_medium.iter().zip(&countries) {
+        assert!(m[5].as_i64() >= h[5].as_i64(), "{m:?} / {h:?}");
+    }
 
     let asns = f.run("failures_by_asn", &[]).await;
     assert_eq!(asns[0][..2], [json!(64501), json!("Spray Host")], "{asns:?}");
