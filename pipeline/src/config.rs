@@ -265,29 +265,21 @@ impl Config {
         if self.context.max_age_secs <= 0 {
             return Err(bad("context.max_age_secs", "must be positive".into()));
         }
-        if !(100..=4500).contains(&self.risk.snapshot_load_timeout_ms) {
-            return Err(bad(
-                "risk.snapshot_load_timeout_ms",
-                format!(
-                    "{} is outside 100..=4500: a cold start counts against Cognito's 5 s",
-                    self.risk.snapshot_load_timeout_ms
-                ),
-            ));
-        }
+        // What a cold start waits for counts against Cognito's 5 s.
+        let cold_start = |key: &str, ms: u64, max: u64| {
+            if (100..=max).contains(&ms) {
+                Ok(())
+            } else {
+                Err(bad(key, format!("{ms} is outside 100..={max}: a cold start counts against Cognito's 5 s")))
+            }
+        };
+        cold_start("risk.snapshot_load_timeout_ms", self.risk.snapshot_load_timeout_ms, 4500)?;
+        cold_start("context.secret_load_timeout_ms", self.context.secret_load_timeout_ms, 4000)?;
         if self.metrics.namespace.is_empty() || self.metrics.namespace.len() > 255 {
             return Err(bad("metrics.namespace", "must be 1 to 255 characters".into()));
         }
         if self.context.secret_arn.as_deref().is_some_and(str::is_empty) {
             return Err(bad("context.secret_arn", "is empty: name a Secrets Manager secret, or leave it unset".into()));
-        }
-        if !(100..=4000).contains(&self.context.secret_load_timeout_ms) {
-            return Err(bad(
-                "context.secret_load_timeout_ms",
-                format!(
-                    "{} is outside 100..=4000: a cold start counts against Cognito's 5 s",
-                    self.context.secret_load_timeout_ms
-                ),
-            ));
         }
         if self.context.secret_env.is_empty() {
             return Err(bad("context.secret_env", "must name an environment variable".into()));
