@@ -15,7 +15,7 @@ use crate::setup;
 pub async fn run(trigger: Trigger) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(None)?;
-    let metrics = setup::trigger_metrics(&config);
+    let metrics = setup::lambda_lines(&config);
     let handler = Arc::new(setup::handler(&config, trigger, SystemClock, metrics, LineOut::Stdout).await?);
     tracing::info!(function = trigger.function_name(), sink = %pipeline::stream::EventSink::describe(&handler.sink), "ready");
     // Pick up newly published risk snapshots without blocking a sign-in:

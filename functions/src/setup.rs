@@ -102,14 +102,20 @@ pub async fn metrics_sink(config: &Config, default: MetricsSinkKind) -> MetricsS
     }
 }
 
-/// EMF lines to stdout unless `metrics.sink` says otherwise: what a trigger
-/// writes (never a network call on the sign-in path, so `cloudwatch` means
-/// EMF there too).
-pub fn trigger_metrics(config: &Config) -> LineOut {
+/// Where a Lambda function's EMF lines go: stdout unless `metrics.sink` is
+/// `off`. Lambda functions never make a network call for metrics (on the
+/// sign-in path least of all), so `cloudwatch` means EMF there too.
+pub fn lambda_lines(config: &Config) -> LineOut {
     match config.metrics.sink {
         Some(MetricsSinkKind::Off) => LineOut::Discard,
         _ => LineOut::Stdout,
     }
+}
+
+/// The lake writer's and the scorer's metrics in Lambda: [`lambda_lines`]
+/// in the configured namespace.
+pub fn lambda_metrics(config: &Config) -> MetricsSink {
+    MetricsSink::Emf { namespace: config.metrics.namespace.clone(), out: lambda_lines(config) }
 }
 
 pub fn settings(config: &Config) -> Settings {

@@ -35,7 +35,7 @@ def test_functions_are_arm64_al2023_with_their_own_logs(r, template):
         assert int(group["RetentionInDays"]) == 90
 
 
-def test_the_sam_template_names_each_binary(template):
+def test_the_sam_template_names_each_binary():
     # sam build runs `cargo lambda build --bin <Binary>` per function.
     text = (pathlib.Path(__file__).resolve().parent.parent / "template.yaml").read_text()
     for binary, _ in FUNCTIONS.values():

@@ -39,7 +39,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// them): such values are dropped here, counted.
 const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000 - 60_000;
 
-/// What the publisher did; read with [`Publisher::stats`].
+/// What the publisher did; [`Publisher::shutdown`] returns it.
 #[derive(Debug, Default)]
 pub struct PublisherStats {
     /// Values sent and accepted.
@@ -150,10 +150,6 @@ impl Publisher {
             self.stats.failed.fetch_add(unsent, Ordering::Relaxed);
         }
         self.stats
-    }
-
-    pub fn stats(&self) -> &PublisherStats {
-        &self.stats
     }
 }
 

@@ -101,11 +101,6 @@ catalogue! {
     SCORING_TIME = "ScoringTime", Seconds, &[RISK_SCORER], "Duration of a scoring run; its sample count is the scorer's heartbeat.";
 }
 
-/// The catalogue entry named `name`.
-pub fn by_name(name: &str) -> Option<&'static MetricDef> {
-    CATALOGUE.iter().copied().find(|m| m.name == name)
-}
-
 /// One value of a catalogued metric ([`crate::metrics`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metric {
@@ -160,8 +155,6 @@ mod tests {
             assert!(!m.emitted_by.is_empty(), "{} has no emitter", m.name);
             assert!(m.emitted_by.iter().all(|c| component::ALL.contains(c)), "{}: unknown component", m.name);
         }
-        assert_eq!(by_name("Denied"), Some(&DENIED));
-        assert_eq!(by_name("Denyed"), None);
         assert!(emitted_by(RISK_SCORER).any(|m| m.name == "ScoringTime"));
         assert!(!emitted_by(PRE_AUTH).any(|m| m.name == "ScoringTime"));
     }

@@ -4,17 +4,13 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline::config::Config;
 use pipeline::lake::Lake;
-use pipeline::telemetry::MetricsSink;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(None)?;
     let lake = Lake::open(&config.lake_location())?;
-    let metrics = MetricsSink::Emf {
-        namespace: config.metrics.namespace.clone(),
-        out: functions::setup::trigger_metrics(&config),
-    };
+    let metrics = functions::setup::lambda_metrics(&config);
     let writer = std::sync::Arc::new((lake, metrics));
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<aws_lambda_events::event::kinesis::KinesisEvent>| {
         let writer = std::sync::Arc::clone(&writer);

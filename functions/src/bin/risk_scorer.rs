@@ -29,10 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let scorer = Arc::new(Scorer {
         lake: Lake::open(&config.lake_location())?,
         policy: functions::setup::policy(&config)?.policy,
-        metrics: MetricsSink::Emf {
-            namespace: config.metrics.namespace.clone(),
-            out: functions::setup::trigger_metrics(&config),
-        },
+        metrics: functions::setup::lambda_metrics(&config),
         held: Mutex::new(Held::default()),
         config,
     });

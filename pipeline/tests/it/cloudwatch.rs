@@ -7,8 +7,14 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use pipeline::cloudwatch::Publisher;
+use pipeline::cloudwatch::{Publisher, PublisherStats};
 use pipeline::metrics::{self as m, Metric};
+
+/// (published, failed, dropped).
+fn counts(stats: &PublisherStats) -> (u64, u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (stats.published.load(Relaxed), stats.failed.load(Relaxed), stats.dropped.load(Relaxed))
+}
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH")
@@ -57,8 +63,7 @@ async fn published_metrics_are_read_back() {
     }
     publisher.record(m::component::RISK_SCORER, t, &[Metric::new(&m::SCORING_TIME, 1.5)]);
     let stats = publisher.shutdown(Duration::from_secs(10)).await;
-    use std::sync::atomic::Ordering::Relaxed;
-    assert_eq!((stats.published.load(Relaxed), stats.failed.load(Relaxed), stats.dropped.load(Relaxed)), (5, 0, 0));
+    assert_eq!(counts(&stats), (5, 0, 0));
 
     assert_eq!(sum(&client, &namespace, "Records", m::component::LAKE_WRITER).await, (42.0, 2.0));
     assert_eq!(sum(&client, &namespace, "DeadLetters", m::component::LAKE_WRITER).await, (2.0, 2.0));
@@ -77,9 +82,8 @@ async fn a_large_run_is_split_within_the_request_limit() {
         publisher.record(m::component::LAKE_WRITER, t, &[Metric::count(&m::EVENTS, 1)]);
     }
     let stats = publisher.shutdown(Duration::from_secs(30)).await;
-    use std::sync::atomic::Ordering::Relaxed;
-    assert_eq!(stats.published.load(Relaxed), 2500);
-    assert!(stats.requests.load(Relaxed) >= 3, "1,000 values a request at most");
+    assert_eq!(counts(&stats), (2500, 0, 0));
+    assert!(stats.requests.load(std::sync::atomic::Ordering::Relaxed) >= 3, "1,000 values a request at most");
     assert_eq!(sum(&client, &namespace, "Events", m::component::LAKE_WRITER).await, (2500.0, 2500.0));
 }
 
@@ -107,12 +111,9 @@ async fn an_unreachable_endpoint_counts_failures_and_never_blocks() {
     }
     assert!(started.elapsed() < Duration::from_secs(1), "recording waited on the network");
     let stats = publisher.shutdown(Duration::from_secs(20)).await;
-    use std::sync::atomic::Ordering::Relaxed;
-    let (published, failed, dropped) =
-        (stats.published.load(Relaxed), stats.failed.load(Relaxed), stats.dropped.load(Relaxed));
     // The test's runtime is single-threaded: the sender runs only once the
     // test awaits, so the queue of 4 takes 4 and drops 46; the 4 fail.
-    assert_eq!((published, failed, dropped), (0, 4, 46));
+    assert_eq!(counts(&stats), (0, 4, 46));
 }
 
 #[tokio::test]
@@ -128,7 +129,6 @@ async fn unpublishable_values_are_dropped_not_sent() {
     publisher.record(m::component::RISK_SCORER, now - 15 * 86_400_000, &[Metric::count(&m::RISKY_IPS, 1)]);
     publisher.record(m::component::RISK_SCORER, now, &[Metric::count(&m::RISKY_IPS, 3)]);
     let stats = publisher.shutdown(Duration::from_secs(10)).await;
-    use std::sync::atomic::Ordering::Relaxed;
-    assert_eq!((stats.published.load(Relaxed), stats.failed.load(Relaxed), stats.dropped.load(Relaxed)), (1, 0, 3));
+    assert_eq!(counts(&stats), (1, 0, 3));
     assert_eq!(sum(&client, &namespace, "RiskyIps", m::component::RISK_SCORER).await, (3.0, 1.0));
 }
